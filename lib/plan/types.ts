@@ -1,0 +1,69 @@
+/**
+ * DesiredState: what every dataplane must program, decided once here so nftables, iptables and IPVS behave
+ * identically. Renderers translate it; they make no policy decisions of their own.
+ */
+import type { IPFamily, Protocol, ServicePortKey } from '../model/types.ts';
+
+export interface PlannedEndpoint {
+  readonly ip: string;
+  readonly port: number;
+  readonly isLocal: boolean;
+}
+
+/**
+ * What happens to traffic of one class (internal: to the ClusterIP; external: to NodePort, externalIPs and
+ * load-balancer IPs) for one service port in one family.
+ *  - 'endpoints': DNAT to one of `endpoints`
+ *  - 'reject': the service has no usable endpoint anywhere: refuse at once (TCP reset / ICMP unreachable)
+ *  - 'drop': a Local policy has no local endpoint while others exist elsewhere: silently drop, as kube-proxy does
+ */
+export type TrafficVerdict = 'endpoints' | 'reject' | 'drop';
+
+export interface ServicePlan {
+  /** `${family}/${servicePortKey}` — unique within a DesiredState. */
+  readonly id: string;
+  readonly servicePort: ServicePortKey;
+  readonly namespace: string;
+  readonly name: string;
+  readonly portName: string;
+  readonly family: IPFamily;
+  readonly protocol: Protocol;
+  readonly clusterIP: string;
+  readonly port: number;
+  /** 0 when none. */
+  readonly nodePort: number;
+  readonly externalIPs: readonly string[];
+  readonly loadBalancerIPs: readonly string[];
+  /** Only this family's ranges. Empty = any source may reach the load-balancer IPs. */
+  readonly loadBalancerSourceRanges: readonly string[];
+  readonly affinityTimeoutSeconds: number | undefined;
+  readonly internalPolicyLocal: boolean;
+  readonly externalPolicyLocal: boolean;
+  /** Endpoints for traffic under the Cluster policy (after topology and terminating fallback). */
+  readonly clusterEndpoints: readonly PlannedEndpoint[];
+  /** This node's endpoints, used by a Local policy (ready ones, else serving-and-terminating ones). */
+  readonly localEndpoints: readonly PlannedEndpoint[];
+  readonly internalVerdict: TrafficVerdict;
+  readonly externalVerdict: TrafficVerdict;
+  /** 0 when none. */
+  readonly healthCheckNodePort: number;
+}
+
+export interface FamilySettings {
+  /** Pod CIDRs of this family (from --cluster-cidr, else the Node's podCIDRs): source inside = cluster traffic. */
+  readonly clusterCIDRs: readonly string[];
+  /**
+   * Where NodePorts answer: concrete addresses of this node. Empty with `nodePortOnAllLocal` true means any
+   * local address (kube-proxy's behaviour when --nodeport-addresses is unset and no primary IP is known).
+   */
+  readonly nodePortAddresses: readonly string[];
+  readonly nodePortOnAllLocal: boolean;
+}
+
+export interface DesiredState {
+  readonly nodeName: string;
+  readonly masqueradeAll: boolean;
+  readonly families: Readonly<Record<IPFamily, FamilySettings>>;
+  /** Sorted by id. */
+  readonly services: readonly ServicePlan[];
+}
