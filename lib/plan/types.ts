@@ -58,6 +58,13 @@ export interface FamilySettings {
    */
   readonly nodePortAddresses: readonly string[];
   readonly nodePortOnAllLocal: boolean;
+  /**
+   * Set when --nodeport-addresses was given as CIDRs: this family's CIDRs. The pure layer can only resolve them
+   * against the Node's known addresses (that is `nodePortAddresses`); a dataplane able to match "destination is a
+   * local address inside one of these CIDRs" (nftables `fib daddr type local`) should use this instead, which is
+   * kube-proxy's exact meaning (it also covers interface addresses the Node object does not list).
+   */
+  readonly nodePortCIDRs?: readonly string[];
 }
 
 export interface DesiredState {

@@ -1,0 +1,146 @@
+/**
+ * Snapshot → DesiredState: every decision the dataplanes share, made once (per service port and family: which
+ * frontends, which backends, which verdict when there is no usable backend).
+ *
+ * Verdicts follow kube-proxy's nftables proxier: no usable endpoint anywhere → 'reject'; a Local policy with no
+ * endpoint on this node while others exist → 'drop'; otherwise 'endpoints'. For external traffic under
+ * externalTrafficPolicy Local, traffic from pods and from the node itself is still short-circuited to the Cluster
+ * policy endpoints by the dataplane (as kube-proxy does), so `clusterEndpoints` is filled in for that case too.
+ *
+ * Choices documented here:
+ *  - clusterCIDRs: --cluster-cidr when given (kube-proxy's default ClusterCIDR local-traffic detector); when it is
+ *    empty, the Node's podCIDRs (kube-proxy's NodeCIDR detector). A family with neither gets none: nothing is
+ *    treated as pod-originated for it.
+ *  - nodePortAddresses 'primary' (or unset): per family, the Node's first InternalIP, else its first ExternalIP
+ *    (kube-proxy's GetNodeHostIPs); when the Node, or an address of that family, is unknown: any local address.
+ *  - nodePortAddresses as CIDRs: resolved against the Node's InternalIP/ExternalIP addresses only, because the pure
+ *    layer does not enumerate interface addresses. The CIDRs are passed on in `nodePortCIDRs` so a dataplane can
+ *    match "local address inside these CIDRs" itself. A /0 CIDR means any local address, as in kube-proxy.
+ */
+import { parseCIDR, cidrContains } from '../model/ip.ts';
+import type { Endpoint, IPFamily, NodeInfo, ServicePort } from '../model/types.ts';
+import { endpointsFor, type Snapshot } from '../state/service-state.ts';
+import { categorizeEndpoints } from './categorize.ts';
+import type { DesiredState, FamilySettings, PlannedEndpoint, ServicePlan, TrafficVerdict } from './types.ts';
+
+export interface PlanOptions {
+  readonly nodeName: string;
+  /** From --cluster-cidr; when empty, the Node's podCIDRs are used. */
+  readonly clusterCIDRs: readonly string[];
+  /** CIDRs, or 'primary'/undefined = the Node's primary IPs. */
+  readonly nodePortAddresses: readonly string[] | 'primary' | undefined;
+  readonly masqueradeAll: boolean;
+}
+
+const FAMILIES: readonly IPFamily[] = [4, 6];
+
+const cidrsOfFamily = (cidrs: readonly string[], family: IPFamily): string[] => {
+  const out: string[] = [];
+  for (const text of cidrs) {
+    const parsed = parseCIDR(text);
+    if (parsed && parsed.family === family && !out.includes(parsed.cidr)) out.push(parsed.cidr);
+  }
+  return out;
+};
+
+const ofFamily = (ips: readonly string[], family: IPFamily): string[] =>
+  ips.filter((ip) => (ip.includes(':') ? 6 : 4) === family);
+
+const nodePortSettings = (
+  family: IPFamily,
+  option: PlanOptions['nodePortAddresses'],
+  node: NodeInfo | undefined,
+): Pick<FamilySettings, 'nodePortAddresses' | 'nodePortOnAllLocal' | 'nodePortCIDRs'> => {
+  if (option === undefined || option === 'primary') {
+    const primary =
+      ofFamily(node?.addresses.internal ?? [], family)[0] ?? ofFamily(node?.addresses.external ?? [], family)[0];
+    return primary ? { nodePortAddresses: [primary], nodePortOnAllLocal: false } : { nodePortAddresses: [], nodePortOnAllLocal: true };
+  }
+  const cidrs = cidrsOfFamily(option, family);
+  if (cidrs.some((cidr) => cidr.endsWith('/0'))) {
+    return { nodePortAddresses: [], nodePortOnAllLocal: true, nodePortCIDRs: cidrs };
+  }
+  const known = [...(node?.addresses.internal ?? []), ...(node?.addresses.external ?? [])];
+  const addresses = [...new Set(known.filter((ip) => cidrs.some((cidr) => cidrContains(cidr, ip))))];
+  return { nodePortAddresses: addresses, nodePortOnAllLocal: false, nodePortCIDRs: cidrs };
+};
+
+export const familySettings = (
+  snapshot: Snapshot,
+  options: PlanOptions,
+): Readonly<Record<IPFamily, FamilySettings>> => {
+  const clusterSource = options.clusterCIDRs.length > 0 ? options.clusterCIDRs : (snapshot.node?.podCIDRs ?? []);
+  const settings = (family: IPFamily): FamilySettings => ({
+    clusterCIDRs: cidrsOfFamily(clusterSource, family),
+    ...nodePortSettings(family, options.nodePortAddresses, snapshot.node),
+  });
+  return { 4: settings(4), 6: settings(6) };
+};
+
+const planned = (endpoints: readonly Endpoint[]): readonly PlannedEndpoint[] =>
+  endpoints.map((ep) => ({ ip: ep.ip, port: ep.port, isLocal: ep.isLocal }));
+
+/** One ServicePlan for one family of one service port, or undefined when the Service has no IP of that family. */
+export const planServicePort = (
+  port: ServicePort,
+  family: IPFamily,
+  endpoints: readonly Endpoint[],
+  node: { readonly name: string; readonly zone: string | undefined },
+): ServicePlan | undefined => {
+  const index = port.ipFamilies.indexOf(family);
+  const clusterIP = index >= 0 ? port.clusterIPs[index] : undefined;
+  if (clusterIP === undefined) return undefined;
+
+  const externalIPs = ofFamily(port.externalIPs, family);
+  const loadBalancerIPs = ofFamily(port.loadBalancerIPs, family);
+  const loadBalancerSourceRanges = cidrsOfFamily(port.loadBalancerSourceRanges, family);
+  const familyView = { ...port, externalIPs, loadBalancerIPs };
+  const familyEndpoints = endpoints.filter((ep) => ep.family === family);
+  const categorized = categorizeEndpoints(familyEndpoints, familyView, node);
+
+  const verdict = (policyLocal: boolean): TrafficVerdict =>
+    !categorized.hasAnyEndpoints ? 'reject' : policyLocal && categorized.localEndpoints.length === 0 ? 'drop' : 'endpoints';
+
+  return {
+    id: `${family}/${port.key}`,
+    servicePort: port.key,
+    namespace: port.namespace,
+    name: port.name,
+    portName: port.portName,
+    family,
+    protocol: port.protocol,
+    clusterIP,
+    port: port.port,
+    nodePort: port.nodePort,
+    externalIPs,
+    loadBalancerIPs,
+    loadBalancerSourceRanges,
+    affinityTimeoutSeconds: port.sessionAffinityTimeoutSeconds,
+    internalPolicyLocal: port.internalPolicyLocal,
+    externalPolicyLocal: port.externalPolicyLocal,
+    clusterEndpoints: planned(categorized.clusterEndpoints),
+    localEndpoints: planned(categorized.localEndpoints),
+    internalVerdict: verdict(port.internalPolicyLocal),
+    externalVerdict: verdict(port.externalPolicyLocal),
+    healthCheckNodePort: port.healthCheckNodePort,
+  };
+};
+
+export const planDesiredState = (snapshot: Snapshot, options: PlanOptions): DesiredState => {
+  const node = { name: options.nodeName, zone: snapshot.node?.zone };
+  const services: ServicePlan[] = [];
+  for (const port of snapshot.services.values()) {
+    const endpoints = endpointsFor(snapshot, port.key);
+    for (const family of FAMILIES) {
+      const plan = planServicePort(port, family, endpoints, node);
+      if (plan) services.push(plan);
+    }
+  }
+  services.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  return {
+    nodeName: options.nodeName,
+    masqueradeAll: options.masqueradeAll,
+    families: familySettings(snapshot, options),
+    services,
+  };
+};
