@@ -1,0 +1,35 @@
+/**
+ * What switchyard watches for each resource kind: the collection path and the server-side selectors.
+ * Services and EndpointSlices skip objects another proxy owns and headless Services, as kube-proxy does.
+ */
+import type { ResourceKind } from '../types.ts';
+
+export interface KindSpec {
+  readonly kind: ResourceKind;
+  readonly apiVersion: string;
+  /** Cluster-wide collection path. */
+  readonly path: string;
+  readonly labelSelector?: string;
+  readonly fieldSelector?: string;
+}
+
+/** kube-proxy's selector: not owned by another service proxy, not headless. */
+export const PROXYABLE_SELECTOR = '!service.kubernetes.io/service-proxy-name,!service.kubernetes.io/headless';
+
+export const KIND_SPECS: Readonly<Record<ResourceKind, KindSpec>> = {
+  Service: { kind: 'Service', apiVersion: 'v1', path: '/api/v1/services', labelSelector: PROXYABLE_SELECTOR },
+  EndpointSlice: {
+    kind: 'EndpointSlice',
+    apiVersion: 'discovery.k8s.io/v1',
+    path: '/apis/discovery.k8s.io/v1/endpointslices',
+    labelSelector: PROXYABLE_SELECTOR,
+  },
+  Node: { kind: 'Node', apiVersion: 'v1', path: '/api/v1/nodes' },
+  Ingress: { kind: 'Ingress', apiVersion: 'networking.k8s.io/v1', path: '/apis/networking.k8s.io/v1/ingresses' },
+  IngressClass: {
+    kind: 'IngressClass',
+    apiVersion: 'networking.k8s.io/v1',
+    path: '/apis/networking.k8s.io/v1/ingressclasses',
+  },
+  Secret: { kind: 'Secret', apiVersion: 'v1', path: '/api/v1/secrets', fieldSelector: 'type=kubernetes.io/tls' },
+};
