@@ -1,0 +1,110 @@
+/**
+ * The typed nftables rule form: plain readonly data that renders to `nft -f` text (render.ts) and that the packet
+ * tracer evaluates (trace.ts). Only the constructs switchyard uses are modelled.
+ */
+import type { IPFamily } from '../../model/types.ts';
+
+export type L4 = 'tcp' | 'udp' | 'sctp';
+export type AddrField = 'saddr' | 'daddr';
+/** Parts of a map/set lookup key taken from the packet. */
+export type KeyField = 'daddr' | 'saddr' | 'l4proto' | 'dport';
+/** Element types of a set key. */
+export type KeyType = 'addr' | 'proto' | 'port';
+
+export type Verdict =
+  | { readonly v: 'accept' | 'drop' | 'return' }
+  | { readonly v: 'jump' | 'goto'; readonly chain: string };
+
+export type Match =
+  /** `ip daddr 10.0.0.1`, `ip saddr != { 10.0.0.0/8, … }` */
+  | { readonly m: 'addr'; readonly field: AddrField; readonly op: '==' | '!='; readonly values: readonly string[] }
+  /** `ip saddr != @cluster-cidrs` */
+  | { readonly m: 'addrInSet'; readonly field: AddrField; readonly op: '==' | '!='; readonly set: string }
+  /** `ip saddr . ip daddr @set` */
+  | { readonly m: 'keyInSet'; readonly key: readonly KeyField[]; readonly set: string }
+  /** `fib daddr type local` */
+  | { readonly m: 'fibLocal'; readonly field: AddrField }
+  | { readonly m: 'l4proto'; readonly proto: L4 }
+  | { readonly m: 'ctState'; readonly state: 'new' | 'invalid' }
+  | { readonly m: 'ctStatusDnat' }
+  /** `meta mark & mask == 0` */
+  | { readonly m: 'markUnset'; readonly mask: number };
+
+export interface DnatTarget {
+  readonly ip: string;
+  readonly port: number;
+}
+
+export type Action =
+  | { readonly a: 'verdict'; readonly verdict: Verdict }
+  /** `ip daddr . meta l4proto . th dport vmap @map` */
+  | { readonly a: 'vmap'; readonly key: readonly KeyField[]; readonly map: string }
+  /** `numgen random mod N vmap { 0 : goto c0, … }` */
+  | { readonly a: 'numgenGoto'; readonly chains: readonly string[] }
+  /** `meta l4proto tcp dnat to …` (one target, or `numgen random mod N map { … }` over several) */
+  | { readonly a: 'dnat'; readonly proto: L4; readonly targets: readonly DnatTarget[] }
+  | { readonly a: 'markOr' | 'markXor'; readonly mask: number }
+  | { readonly a: 'masquerade' }
+  /** `update @set { ip saddr timeout Ns }` */
+  | { readonly a: 'updateSaddr'; readonly set: string; readonly timeoutSeconds: number }
+  /** `reject with tcp reset` (tcp only) or `reject` (ICMP/ICMPv6 port unreachable) */
+  | { readonly a: 'reject'; readonly tcpReset: boolean };
+
+export interface Rule {
+  readonly matches: readonly Match[];
+  readonly actions: readonly Action[];
+}
+
+export interface BaseChainSpec {
+  readonly type: 'filter' | 'nat';
+  readonly hook: 'prerouting' | 'input' | 'forward' | 'output' | 'postrouting';
+  readonly priority: number;
+}
+
+export interface Chain {
+  readonly name: string;
+  readonly base?: BaseChainSpec;
+  readonly rules: readonly Rule[];
+}
+
+export interface SetDef {
+  readonly name: string;
+  readonly kind: 'set' | 'map';
+  readonly key: readonly KeyType[];
+  readonly flags: readonly ('interval' | 'dynamic' | 'timeout')[];
+}
+
+export interface Element {
+  /** One string per key part (an address/CIDR, a protocol name, a port). */
+  readonly key: readonly string[];
+  /** Maps only. */
+  readonly value?: Verdict;
+}
+
+export interface ElementRef {
+  readonly set: string;
+  readonly element: Element;
+}
+
+/** A unit of ownership: the fixed part of a table, or everything one service port contributes. */
+export interface ObjectGroup {
+  readonly chains: readonly Chain[];
+  readonly sets: readonly SetDef[];
+  /** Elements this group adds to sets (its own or shared ones). */
+  readonly elements: readonly ElementRef[];
+}
+
+export interface FamilyRuleset {
+  readonly family: IPFamily;
+  readonly base: ObjectGroup;
+  /** By ServicePlan id. */
+  readonly services: ReadonlyMap<string, ObjectGroup>;
+}
+
+export interface Ruleset {
+  readonly families: readonly FamilyRuleset[];
+}
+
+export const TABLE_NAME = 'switchyard';
+export const tableFamily = (family: IPFamily): 'ip' | 'ip6' => (family === 4 ? 'ip' : 'ip6');
+export const MASQ_MARK = 0x4000;

@@ -1,0 +1,302 @@
+/**
+ * DesiredState → typed nftables ruleset (one table per family). Pure.
+ *
+ * Fixed chains hold a handful of rules; everything per service port lives in map/set elements plus that service's
+ * own chains, so a service change is a few element updates and a rewrite of its chains. See README.md.
+ */
+import type { IPFamily } from '../../model/types.ts';
+import type { DesiredState, FamilySettings, PlannedEndpoint, ServicePlan } from '../../plan/types.ts';
+import { normalizeCidrs } from './addr.ts';
+import {
+  MASQ_MARK,
+  type Action,
+  type Chain,
+  type ElementRef,
+  type FamilyRuleset,
+  type L4,
+  type Match,
+  type ObjectGroup,
+  type Rule,
+  type Ruleset,
+  type SetDef,
+  type Verdict,
+} from './model.ts';
+import {
+  affinitySetName,
+  endpointChainName,
+  externalChainName,
+  firewallChainName,
+  localChainName,
+  serviceChainName,
+} from './names.ts';
+
+// Fixed object names.
+export const SERVICE_IPS = 'service-ips';
+export const SERVICE_NODEPORTS = 'service-nodeports';
+export const NO_ENDPOINT_SERVICES = 'no-endpoint-services';
+export const NO_ENDPOINT_NODEPORTS = 'no-endpoint-nodeports';
+export const FIREWALL_IPS = 'firewall-ips';
+export const CLUSTER_IPS = 'cluster-ips';
+export const NODEPORT_IPS = 'nodeport-ips';
+export const CLUSTER_CIDRS = 'cluster-cidrs';
+export const HAIRPIN_ENDPOINTS = 'hairpin-endpoints';
+export const REJECT_CHAIN = 'reject-chain';
+export const MARK_FOR_MASQ = 'mark-for-masquerade';
+
+const rule = (matches: readonly Match[], ...actions: Action[]): Rule => ({ matches, actions });
+const verdict = (v: Verdict): Action => ({ a: 'verdict', verdict: v });
+const jump = (chain: string): Action => verdict({ v: 'jump', chain });
+const goto = (chain: string): Verdict => ({ v: 'goto', chain });
+const ctNew: Match = { m: 'ctState', state: 'new' };
+const SERVICE_KEY = ['daddr', 'l4proto', 'dport'] as const;
+
+const setDefs: readonly SetDef[] = [
+  { name: SERVICE_IPS, kind: 'map', key: ['addr', 'proto', 'port'], flags: [] },
+  { name: SERVICE_NODEPORTS, kind: 'map', key: ['proto', 'port'], flags: [] },
+  { name: NO_ENDPOINT_SERVICES, kind: 'map', key: ['addr', 'proto', 'port'], flags: [] },
+  { name: NO_ENDPOINT_NODEPORTS, kind: 'map', key: ['proto', 'port'], flags: [] },
+  { name: FIREWALL_IPS, kind: 'map', key: ['addr', 'proto', 'port'], flags: [] },
+  { name: CLUSTER_IPS, kind: 'set', key: ['addr'], flags: [] },
+  { name: NODEPORT_IPS, kind: 'set', key: ['addr'], flags: [] },
+  { name: CLUSTER_CIDRS, kind: 'set', key: ['addr'], flags: ['interval'] },
+  { name: HAIRPIN_ENDPOINTS, kind: 'set', key: ['addr', 'addr'], flags: [] },
+];
+
+const loopback = (family: IPFamily): string => (family === 4 ? '127.0.0.0/8' : '::1');
+
+/** The match that selects traffic addressed to a NodePort, or undefined when NodePorts answer nowhere. */
+const nodePortMatches = (family: IPFamily, s: FamilySettings): Match[] | undefined => {
+  if (s.nodePortAddresses.length > 0) return [{ m: 'addrInSet', field: 'daddr', op: '==', set: NODEPORT_IPS }];
+  if (s.nodePortOnAllLocal) {
+    return [
+      { m: 'fibLocal', field: 'daddr' },
+      { m: 'addr', field: 'daddr', op: '!=', values: [loopback(family)] },
+    ];
+  }
+  return undefined;
+};
+
+/** Fixed chains, set definitions and the elements shared by all services. */
+export const buildBase = (
+  family: IPFamily,
+  settings: FamilySettings,
+  masqueradeAll: boolean,
+  services: readonly ServicePlan[],
+): ObjectGroup => {
+  const clusterCidrs = normalizeCidrs(settings.clusterCIDRs);
+  const nodePort = nodePortMatches(family, settings);
+  const baseChain = (name: string, type: 'filter' | 'nat', hook: NonNullable<Chain['base']>['hook'], priority: number, rules: Rule[]): Chain => ({
+    name,
+    base: { type, hook, priority },
+    rules,
+  });
+  const masqMark: Rule[] = masqueradeAll
+    ? [rule([{ m: 'addrInSet', field: 'daddr', op: '==', set: CLUSTER_IPS }], jump(MARK_FOR_MASQ))]
+    : clusterCidrs.length > 0
+      ? [
+          rule(
+            [
+              { m: 'addrInSet', field: 'daddr', op: '==', set: CLUSTER_IPS },
+              { m: 'addrInSet', field: 'saddr', op: '!=', set: CLUSTER_CIDRS },
+            ],
+            jump(MARK_FOR_MASQ),
+          ),
+        ]
+      : [];
+  const chains: Chain[] = [
+    baseChain('filter-prerouting', 'filter', 'prerouting', -110, [rule([ctNew], jump('firewall-check'))]),
+    baseChain('filter-input', 'filter', 'input', -10, [
+      rule([ctNew], jump('nodeport-endpoints-check')),
+      rule([ctNew], jump('service-endpoints-check')),
+    ]),
+    baseChain('filter-forward', 'filter', 'forward', -10, [
+      rule([{ m: 'ctState', state: 'invalid' }], verdict({ v: 'drop' })),
+      rule([ctNew], jump('service-endpoints-check')),
+      rule([ctNew], jump('cluster-ips-check')),
+    ]),
+    baseChain('filter-output', 'filter', 'output', -110, [
+      rule([ctNew], jump('service-endpoints-check')),
+      rule([ctNew], jump('firewall-check')),
+    ]),
+    baseChain('filter-output-post-dnat', 'filter', 'output', -90, [rule([ctNew], jump('cluster-ips-check'))]),
+    baseChain('nat-prerouting', 'nat', 'prerouting', -100, [rule([], jump('services'))]),
+    baseChain('nat-output', 'nat', 'output', -100, [rule([], jump('services'))]),
+    baseChain('nat-postrouting', 'nat', 'postrouting', 100, [
+      rule([], jump('masquerading')),
+      rule([{ m: 'ctStatusDnat' }, { m: 'keyInSet', key: ['saddr', 'daddr'], set: HAIRPIN_ENDPOINTS }], { a: 'masquerade' }),
+    ]),
+    {
+      name: 'services',
+      rules: [
+        ...masqMark,
+        rule([], { a: 'vmap', key: SERVICE_KEY, map: SERVICE_IPS }),
+        ...(nodePort === undefined ? [] : [rule(nodePort, { a: 'vmap', key: ['l4proto', 'dport'], map: SERVICE_NODEPORTS })]),
+      ],
+    },
+    {
+      name: 'masquerading',
+      rules: [
+        rule([{ m: 'markUnset', mask: MASQ_MARK }], verdict({ v: 'return' })),
+        rule([], { a: 'markXor', mask: MASQ_MARK }),
+        rule([], { a: 'masquerade' }),
+      ],
+    },
+    { name: MARK_FOR_MASQ, rules: [rule([], { a: 'markOr', mask: MASQ_MARK })] },
+    { name: 'firewall-check', rules: [rule([], { a: 'vmap', key: SERVICE_KEY, map: FIREWALL_IPS })] },
+    { name: 'service-endpoints-check', rules: [rule([], { a: 'vmap', key: SERVICE_KEY, map: NO_ENDPOINT_SERVICES })] },
+    {
+      name: 'nodeport-endpoints-check',
+      rules: nodePort === undefined ? [] : [rule(nodePort, { a: 'vmap', key: ['l4proto', 'dport'], map: NO_ENDPOINT_NODEPORTS })],
+    },
+    {
+      name: 'cluster-ips-check',
+      rules: [rule([{ m: 'addrInSet', field: 'daddr', op: '==', set: CLUSTER_IPS }], verdict(goto(REJECT_CHAIN)))],
+    },
+    { name: REJECT_CHAIN, rules: [rule([], { a: 'reject', tcpReset: true }), rule([], { a: 'reject', tcpReset: false })] },
+  ];
+
+  const clusterIPs = new Set<string>();
+  const endpointIPs = new Set<string>();
+  for (const p of services) {
+    if (p.family !== family) continue;
+    if (p.clusterIP !== '') clusterIPs.add(p.clusterIP);
+    for (const ep of p.clusterEndpoints) endpointIPs.add(ep.ip);
+    for (const ep of p.localEndpoints) endpointIPs.add(ep.ip);
+  }
+  const elements: ElementRef[] = [
+    ...[...clusterIPs].sort().map((ip) => ({ set: CLUSTER_IPS, element: { key: [ip] } })),
+    ...[...new Set(settings.nodePortAddresses)].sort().map((ip) => ({ set: NODEPORT_IPS, element: { key: [ip] } })),
+    ...clusterCidrs.map((c) => ({ set: CLUSTER_CIDRS, element: { key: [c] } })),
+    ...[...endpointIPs].sort().map((ip) => ({ set: HAIRPIN_ENDPOINTS, element: { key: [ip, ip] } })),
+  ];
+  return { chains, sets: setDefs, elements };
+};
+
+const l4 = (p: ServicePlan): L4 => p.protocol.toLowerCase() as L4;
+
+/** Rules that pick one of `endpoints` and DNAT to it (with per-endpoint chains only when affinity needs them). */
+const selectionRules = (p: ServicePlan, endpoints: readonly PlannedEndpoint[]): Rule[] => {
+  if (p.affinityTimeoutSeconds === undefined) {
+    return [rule([], { a: 'dnat', proto: l4(p), targets: endpoints.map((e) => ({ ip: e.ip, port: e.port })) })];
+  }
+  const chains = endpoints.map((e) => endpointChainName(p, e));
+  return [
+    ...endpoints.map((e, i) =>
+      rule([{ m: 'addrInSet', field: 'saddr', op: '==', set: affinitySetName(p, e) }], verdict(goto(chains[i]!))),
+    ),
+    chains.length === 1 ? rule([], verdict(goto(chains[0]!))) : rule([], { a: 'numgenGoto', chains }),
+  ];
+};
+
+const uniqueEndpoints = (lists: readonly (readonly PlannedEndpoint[])[]): PlannedEndpoint[] => {
+  const seen = new Map<string, PlannedEndpoint>();
+  for (const l of lists) for (const e of l) seen.set(`${e.ip}|${e.port}`, e);
+  return [...seen.values()];
+};
+
+/** Everything one service port contributes: its chains, affinity sets and map elements. */
+export const buildService = (p: ServicePlan, settings: FamilySettings): ObjectGroup => {
+  const proto = l4(p);
+  const chains: Chain[] = [];
+  const sets: SetDef[] = [];
+  const elements: ElementRef[] = [];
+  const port = String(p.port);
+
+  const externalIPs = [...new Set([...p.externalIPs, ...p.loadBalancerIPs])];
+  const hasExternal = externalIPs.length > 0 || p.nodePort !== 0;
+  const internalUses = p.internalVerdict === 'endpoints' ? (p.internalPolicyLocal ? 'local' : 'cluster') : undefined;
+  const externalUsesLocal = hasExternal && p.externalVerdict === 'endpoints' && p.externalPolicyLocal;
+  const externalUsesCluster = hasExternal && p.externalVerdict === 'endpoints';
+
+  const clusterChain =
+    p.clusterEndpoints.length > 0 && (internalUses === 'cluster' || externalUsesCluster) ? serviceChainName(p) : undefined;
+  const localChain =
+    p.localEndpoints.length > 0 && (internalUses === 'local' || externalUsesLocal) ? localChainName(p) : undefined;
+  if (clusterChain !== undefined) chains.push({ name: clusterChain, rules: selectionRules(p, p.clusterEndpoints) });
+  if (localChain !== undefined) chains.push({ name: localChain, rules: selectionRules(p, p.localEndpoints) });
+
+  if (p.affinityTimeoutSeconds !== undefined) {
+    const used = uniqueEndpoints([clusterChain ? p.clusterEndpoints : [], localChain ? p.localEndpoints : []]);
+    for (const e of used) {
+      const setName = affinitySetName(p, e);
+      sets.push({ name: setName, kind: 'set', key: ['addr'], flags: ['dynamic', 'timeout'] });
+      chains.push({
+        name: endpointChainName(p, e),
+        rules: [
+          rule([], { a: 'updateSaddr', set: setName, timeoutSeconds: p.affinityTimeoutSeconds }),
+          rule([], { a: 'dnat', proto, targets: [{ ip: e.ip, port: e.port }] }),
+        ],
+      });
+    }
+  }
+
+  const rejectOrDrop = (v: ServicePlan['internalVerdict']): Verdict =>
+    v === 'drop' ? { v: 'drop' } : goto(REJECT_CHAIN);
+
+  // Internal (ClusterIP) traffic.
+  if (p.clusterIP !== '') {
+    const target = internalUses === 'local' ? localChain : internalUses === 'cluster' ? clusterChain : undefined;
+    const key = [p.clusterIP, proto, port];
+    if (target !== undefined) elements.push({ set: SERVICE_IPS, element: { key, value: goto(target) } });
+    else elements.push({ set: NO_ENDPOINT_SERVICES, element: { key, value: rejectOrDrop(p.internalVerdict === 'endpoints' ? 'reject' : p.internalVerdict) } });
+  }
+
+  // External traffic: NodePort, externalIPs, load-balancer IPs.
+  if (hasExternal) {
+    let externalChain: string | undefined;
+    if (p.externalVerdict === 'endpoints') {
+      const rules: Rule[] = [];
+      if (!p.externalPolicyLocal) {
+        if (clusterChain !== undefined) rules.push(rule([], jump(MARK_FOR_MASQ)), rule([], verdict(goto(clusterChain))));
+      } else if (localChain !== undefined) {
+        if (clusterChain !== undefined) {
+          if (settings.clusterCIDRs.length > 0) {
+            // Pods reaching an external address of the service are cluster traffic: any endpoint will do.
+            rules.push(rule([{ m: 'addrInSet', field: 'saddr', op: '==', set: CLUSTER_CIDRS }], verdict(goto(clusterChain))));
+          }
+          // The node itself has no local client IP worth keeping: masquerade and use any endpoint.
+          rules.push(rule([{ m: 'fibLocal', field: 'saddr' }], jump(MARK_FOR_MASQ)));
+          rules.push(rule([{ m: 'fibLocal', field: 'saddr' }], verdict(goto(clusterChain))));
+        }
+        rules.push(rule([], verdict(goto(localChain))));
+      }
+      if (rules.length > 0) {
+        externalChain = externalChainName(p);
+        chains.push({ name: externalChain, rules });
+      }
+    }
+    const externalVerdict = externalChain !== undefined ? goto(externalChain) : rejectOrDrop(p.externalVerdict === 'endpoints' ? 'reject' : p.externalVerdict);
+    const ipMap = externalChain !== undefined ? SERVICE_IPS : NO_ENDPOINT_SERVICES;
+    for (const ip of externalIPs) elements.push({ set: ipMap, element: { key: [ip, proto, port], value: externalVerdict } });
+    if (p.nodePort !== 0) {
+      const npMap = externalChain !== undefined ? SERVICE_NODEPORTS : NO_ENDPOINT_NODEPORTS;
+      elements.push({ set: npMap, element: { key: [proto, String(p.nodePort)], value: externalVerdict } });
+    }
+    if (p.loadBalancerIPs.length > 0 && p.loadBalancerSourceRanges.length > 0) {
+      const fw = firewallChainName(p);
+      chains.push({
+        name: fw,
+        rules: [rule([{ m: 'addr', field: 'saddr', op: '!=', values: normalizeCidrs(p.loadBalancerSourceRanges) }], verdict({ v: 'drop' }))],
+      });
+      for (const ip of new Set(p.loadBalancerIPs)) {
+        elements.push({ set: FIREWALL_IPS, element: { key: [ip, proto, port], value: goto(fw) } });
+      }
+    }
+  }
+  return { chains, sets, elements };
+};
+
+/** The whole ruleset. `reuse` lets a caller keep previously built groups of services that did not change. */
+export const buildRuleset = (
+  state: DesiredState,
+  families: readonly IPFamily[] = [4, 6],
+  reuse?: (family: IPFamily, plan: ServicePlan) => ObjectGroup | undefined,
+): Ruleset => ({
+  families: families.map((family): FamilyRuleset => {
+    const settings = state.families[family];
+    const plans = state.services.filter((p) => p.family === family);
+    const services = new Map<string, ObjectGroup>();
+    for (const p of plans) services.set(p.id, reuse?.(family, p) ?? buildService(p, settings));
+    return { family, base: buildBase(family, settings, state.masqueradeAll, plans), services };
+  }),
+});
