@@ -83,8 +83,11 @@ export const describeCause = (e: unknown): string => {
   let current: unknown = e;
   for (let depth = 0; current !== undefined && current !== null && depth < 4; depth++) {
     if (current instanceof Error) {
-      const code = (current as { code?: unknown }).code;
-      parts.push(typeof code === 'string' && !current.message.includes(code) ? `${current.message} (${code})` : current.message);
+      const { code, statusCode } = current as { code?: unknown; statusCode?: unknown };
+      let text = current.message;
+      if (typeof statusCode === 'number' && !text.includes(String(statusCode))) text = `HTTP ${statusCode} ${text}`;
+      if (typeof code === 'string' && !text.includes(code)) text = `${text} (${code})`;
+      parts.push(text);
       current = current.cause;
     } else {
       parts.push(String(current));

@@ -1,0 +1,45 @@
+import test from 'ava';
+import { RESOURCE_KINDS } from '../../lib/source/types.ts';
+import { expectedVersions, seedCluster, service, startRig, waitFor } from './harness.ts';
+
+test('initial list: every kind synced exactly once, selectors applied, state equals the server', async (t) => {
+  const rig = await startRig({ seed: seedCluster });
+  t.teardown(rig.close);
+  await waitFor('all kinds synced', () => rig.recorder.synced.size === RESOURCE_KINDS.length);
+  t.deepEqual(rig.recorder.versions(), expectedVersions(rig.server));
+  t.false(rig.recorder.state.has('Service/default/other-proxy'));
+  t.false(rig.recorder.state.has('Service/default/headless'));
+  t.false(rig.recorder.state.has('Secret/default/opaque'));
+  t.true(rig.recorder.state.has('Secret/default/cert'));
+  // Objects are plain JSON as served: strings for timestamps, kind/apiVersion filled.
+  const web = rig.recorder.state.get('Service/default/web')!;
+  t.is(web.kind, 'Service');
+  t.is(web.apiVersion, 'v1');
+  t.is(typeof web.metadata.creationTimestamp, 'string');
+  t.is(Object.getPrototypeOf(web), Object.prototype);
+
+  rig.server.create(service('default', 'late'));
+  rig.server.delete('Service', 'default', 'web');
+  const withProxyLabel = rig.server.update({ ...service('default', 'late', { 'service.kubernetes.io/service-proxy-name': 'x' }) });
+  t.truthy(withProxyLabel);
+  // A label change that takes it out of the selector arrives as a delete.
+  await waitFor('late service gone and web deleted', () => !rig.recorder.state.has('Service/default/web') &&
+    rig.recorder.events.some((e) => e.type === 'delete' && e.key === 'default/late'));
+  for (const kind of RESOURCE_KINDS) t.is(rig.recorder.synced.get(kind), 1, kind);
+  t.deepEqual(rig.recorder.versions(), expectedVersions(rig.server));
+  t.deepEqual(rig.recorder.duplicates, []);
+});
+
+test('synced waits for the list: no synced event while the server only fails', async (t) => {
+  const rig = await startRig({ kinds: ['Service'], beforeStart: (s) => s.failNext(3, { pathIncludes: '/services' }) });
+  t.teardown(rig.close);
+  await waitFor('service synced', () => rig.recorder.synced.get('Service') === 1);
+  const syncedIndex = rig.recorder.events.findIndex((e) => e.type === 'synced');
+  t.is(rig.recorder.events.filter((e) => e.type === 'synced').length, 1);
+  t.is(syncedIndex, rig.recorder.events.length - 1, 'synced comes after the listed objects (empty list here)');
+  const warns = rig.logger.lines.filter((l) => l.level === 'warn');
+  t.true(warns.length >= 3, `warn per failed attempt (got ${warns.length})`);
+  t.regex(JSON.stringify(warns[0]!.fields), /127\.0\.0\.1/);
+  t.regex(JSON.stringify(warns[0]!.fields), /HTTP 500/);
+  t.true(rig.source.stats()[0]!.restarts >= 3);
+});
