@@ -1,0 +1,216 @@
+import test from 'ava';
+import { parseCommandLine, resolveNodeName, type Config, type ParsedCommand } from '../../../lib/config/index.ts';
+import { FLAG_SPECS } from '../../../lib/config/settings.ts';
+import { isSwitchyardError } from '../../../lib/errors.ts';
+
+const noFiles = { readFile: async (path: string): Promise<string> => { throw new Error(`ENOENT: no such file, open '${path}'`); } };
+const parse = (argv: readonly string[]): Promise<ParsedCommand> => parseCommandLine(argv, noFiles);
+const config = async (argv: readonly string[]): Promise<Config> => (await parse(argv)).config;
+
+/** Reads a dotted path out of the config. */
+const at = (c: Config, path: string): unknown =>
+  path.split('.').reduce<unknown>((o, k) => (o as Record<string, unknown>)[k], c);
+
+test('defaults are kube-proxy defaults', async (t) => {
+  const r = await parse([]);
+  t.is(r.command, 'run');
+  t.deepEqual(r.warnings, []);
+  t.deepEqual(r.config, {
+    proxyMode: 'nftables',
+    manifestsDir: undefined,
+    kubeconfig: undefined,
+    master: undefined,
+    hostnameOverride: undefined,
+    clusterCIDRs: [],
+    detectLocalMode: 'ClusterCIDR',
+    nodePortAddresses: undefined,
+    masqueradeAll: false,
+    healthzBindAddress: { host: '0.0.0.0', port: 10256 },
+    metricsBindAddress: { host: '127.0.0.1', port: 10249 },
+    ingressHttpAddress: { host: '0.0.0.0', port: 80 },
+    ingressHttpsAddress: { host: '0.0.0.0', port: 443 },
+    ingressStatusAddress: undefined,
+    ingressUpstream: { connectTimeoutMs: 5000, timeoutMs: 60_000 },
+    syncPeriodMs: 30_000,
+    minSyncPeriodMs: 1000,
+    conntrack: {
+      maxPerCore: 32768,
+      min: 131072,
+      tcpEstablishedTimeoutMs: 86_400_000,
+      tcpCloseWaitTimeoutMs: 3_600_000,
+      tcpBeLiberal: false,
+      udpTimeoutMs: 0,
+      udpStreamTimeoutMs: 0,
+    },
+    ipvs: { scheduler: 'rr', syncPeriodMs: 30_000, minSyncPeriodMs: 0, strictARP: false },
+    verbosity: 0,
+    logLevel: 'info',
+    cleanup: false,
+    featureGates: {},
+  });
+});
+
+/** [argv, config path, expected value] — every flag, each overriding its default. */
+const flagCases: [readonly string[], string, unknown][] = [
+  [['--kubeconfig', '/etc/kube/proxy.conf'], 'kubeconfig', '/etc/kube/proxy.conf'],
+  [['--master=https://10.0.0.1:6443'], 'master', 'https://10.0.0.1:6443'],
+  [['--manifests', 'examples'], 'manifestsDir', 'examples'],
+  [['--proxy-mode', 'iptables'], 'proxyMode', 'iptables'],
+  [['--proxy-mode=ipvs'], 'proxyMode', 'ipvs'],
+  [['--proxy-mode', 'none'], 'proxyMode', 'none'],
+  [['--hostname-override', 'Node-A'], 'hostnameOverride', 'node-a'],
+  [['--cluster-cidr', '10.244.0.0/16'], 'clusterCIDRs', ['10.244.0.0/16']],
+  [['--cluster-cidr', '10.244.0.0/16,fd00:244::/56'], 'clusterCIDRs', ['10.244.0.0/16', 'fd00:244::/56']],
+  [['--detect-local-mode', 'NodeCIDR'], 'detectLocalMode', 'NodeCIDR'],
+  [['--nodeport-addresses', 'primary'], 'nodePortAddresses', 'primary'],
+  [['--nodeport-addresses', '192.168.50.0/24,fd00::/64'], 'nodePortAddresses', ['192.168.50.0/24', 'fd00::/64']],
+  [['--nodeport-addresses', 'all'], 'nodePortAddresses', ['0.0.0.0/0', '::/0']],
+  [['--masquerade-all'], 'masqueradeAll', true],
+  [['--masquerade-all=true'], 'masqueradeAll', true],
+  [['--masquerade-all=false'], 'masqueradeAll', false],
+  [['--healthz-bind-address', '127.0.0.1:20256'], 'healthzBindAddress', { host: '127.0.0.1', port: 20256 }],
+  [['--healthz-bind-address', '[::]:10256'], 'healthzBindAddress', { host: '::', port: 10256 }],
+  [['--healthz-bind-address='], 'healthzBindAddress', undefined],
+  [['--metrics-bind-address', '0.0.0.0:9100'], 'metricsBindAddress', { host: '0.0.0.0', port: 9100 }],
+  [['--metrics-bind-address', '0.0.0.0'], 'metricsBindAddress', { host: '0.0.0.0', port: 10249 }],
+  [['--ingress-http-address', '127.0.0.1:8080'], 'ingressHttpAddress', { host: '127.0.0.1', port: 8080 }],
+  [['--ingress-https-address', '[::1]:8443'], 'ingressHttpsAddress', { host: '::1', port: 8443 }],
+  [['--ingress-https-address', ''], 'ingressHttpsAddress', undefined],
+  [['--ingress-status-address', '192.168.60.100'], 'ingressStatusAddress', '192.168.60.100'],
+  [['--ingress-status-address', 'lb.example.test'], 'ingressStatusAddress', 'lb.example.test'],
+  [['--ingress-upstream-connect-timeout', '2s'], 'ingressUpstream.connectTimeoutMs', 2000],
+  [['--ingress-upstream-timeout', '1m30s'], 'ingressUpstream.timeoutMs', 90_000],
+  [['--sync-period', '1m'], 'syncPeriodMs', 60_000],
+  [['--min-sync-period', '0s'], 'minSyncPeriodMs', 0],
+  [['--min-sync-period', '500ms'], 'minSyncPeriodMs', 500],
+  [['--iptables-sync-period', '45s'], 'syncPeriodMs', 45_000],
+  [['--iptables-min-sync-period', '2s'], 'minSyncPeriodMs', 2000],
+  [['--conntrack-max-per-core', '0'], 'conntrack.maxPerCore', 0],
+  [['--conntrack-min', '262144'], 'conntrack.min', 262_144],
+  [['--conntrack-tcp-timeout-established', '1h'], 'conntrack.tcpEstablishedTimeoutMs', 3_600_000],
+  [['--conntrack-tcp-timeout-close-wait', '30s'], 'conntrack.tcpCloseWaitTimeoutMs', 30_000],
+  [['--conntrack-tcp-be-liberal'], 'conntrack.tcpBeLiberal', true],
+  [['--conntrack-udp-timeout', '30s'], 'conntrack.udpTimeoutMs', 30_000],
+  [['--conntrack-udp-timeout-stream', '5m'], 'conntrack.udpStreamTimeoutMs', 300_000],
+  [['--proxy-mode', 'ipvs', '--ipvs-scheduler', 'wrr'], 'ipvs.scheduler', 'wrr'],
+  [['--ipvs-sync-period', '10s'], 'ipvs.syncPeriodMs', 10_000],
+  [['--ipvs-min-sync-period', '1s'], 'ipvs.minSyncPeriodMs', 1000],
+  [['--proxy-mode', 'ipvs', '--ipvs-strict-arp'], 'ipvs.strictARP', true],
+  [['--proxy-mode', 'ipvs', '--ipvs-sync-period', '10s'], 'syncPeriodMs', 10_000],
+  [['--proxy-mode', 'ipvs'], 'minSyncPeriodMs', 0],
+  [['--proxy-mode', 'ipvs', '--sync-period', '20s', '--ipvs-sync-period', '10s'], 'syncPeriodMs', 20_000],
+  [['-v', '4'], 'verbosity', 4],
+  [['--v=2'], 'logLevel', 'info'],
+  [['--v=4'], 'logLevel', 'debug'],
+  [['-v6'], 'logLevel', 'trace'],
+  [['--log-level', 'warn'], 'logLevel', 'warn'],
+  [['--v=6', '--log-level', 'error'], 'logLevel', 'error'],
+  [['--cleanup'], 'cleanup', true],
+  [['--feature-gates', 'Foo=true,Bar=false'], 'featureGates', { Foo: true, Bar: false }],
+];
+for (const [argv, path, expected] of flagCases) {
+  test(`flag ${argv.join(' ')} → ${path}`, async (t) => {
+    t.deepEqual(at(await config(argv), path), expected);
+  });
+}
+
+test('every flag in the table is exercised by a test case', (t) => {
+  const exercised = new Set(flagCases.flatMap(([argv]) => argv.map((a) => a.split('=')[0])));
+  for (const name of ['--config', '--bind-address']) exercised.add(name); // covered below
+  const missing = FLAG_SPECS.map((s) => /--[\w-]+/.exec(s.flags)![0]).filter((f) => !exercised.has(f) && !(f === '--v' && exercised.has('-v')));
+  t.deepEqual(missing, []);
+});
+
+/** [argv, error code, text the one-line message must contain] */
+const badCases: [readonly string[], string, string][] = [
+  [['--bogus'], 'ERR_FLAG_INVALID', "unknown flag '--bogus'"],
+  [['--proxy-mode', 'userspace'], 'ERR_FLAG_INVALID', '--proxy-mode: "userspace" (expected one of nftables, iptables, ipvs, none)'],
+  [['--proxy-mode'], 'ERR_FLAG_INVALID', '--proxy-mode'],
+  [['--cluster-cidr', '10.244.0.0'], 'ERR_FLAG_INVALID', '--cluster-cidr: "10.244.0.0"'],
+  [['--cluster-cidr', '10.0.0.0/8,10.1.0.0/16'], 'ERR_FLAG_INVALID', '--cluster-cidr'],
+  [['--nodeport-addresses', 'primary,10.0.0.0/8'], 'ERR_FLAG_INVALID', '--nodeport-addresses'],
+  [['--nodeport-addresses', 'eth0'], 'ERR_FLAG_INVALID', '--nodeport-addresses: "eth0"'],
+  [['--masquerade-all=maybe'], 'ERR_FLAG_INVALID', '--masquerade-all: "maybe"'],
+  [['--healthz-bind-address', 'localhost:10256'], 'ERR_FLAG_INVALID', '--healthz-bind-address: "localhost:10256"'],
+  [['--metrics-bind-address', '0.0.0.0:99999'], 'ERR_FLAG_INVALID', '--metrics-bind-address'],
+  [['--ingress-http-address', '[::]80'], 'ERR_FLAG_INVALID', '--ingress-http-address'],
+  [['--sync-period', '30'], 'ERR_FLAG_INVALID', '--sync-period: "30" (expected a non-negative Go duration'],
+  [['--sync-period', '0s'], 'ERR_FLAG_INVALID', '--sync-period: must be greater than 0'],
+  [['--min-sync-period', '1m'], 'ERR_FLAG_INVALID', 'min sync period 1m0s is longer than sync period 30s'],
+  [['--conntrack-min', '-1'], 'ERR_FLAG_INVALID', '--conntrack-min: "-1"'],
+  [['--conntrack-max-per-core', 'lots'], 'ERR_FLAG_INVALID', '--conntrack-max-per-core'],
+  [['--ipvs-scheduler', 'fastest'], 'ERR_FLAG_INVALID', '--ipvs-scheduler: "fastest"'],
+  [['-v', '11'], 'ERR_FLAG_INVALID', '--v: "11" (expected an integer 0-10)'],
+  [['--log-level', 'loud'], 'ERR_FLAG_INVALID', '--log-level: "loud"'],
+  [['--hostname-override', 'not a name'], 'ERR_FLAG_INVALID', '--hostname-override'],
+  [['--ingress-status-address', 'bad address!'], 'ERR_FLAG_INVALID', '--ingress-status-address'],
+  [['--ingress-upstream-connect-timeout', '0s'], 'ERR_FLAG_INVALID', '--ingress-upstream-connect-timeout'],
+  [['--feature-gates', 'Foo'], 'ERR_FLAG_INVALID', '--feature-gates: "Foo"'],
+  [['--detect-local-mode', 'BridgeInterface'], 'ERR_FLAG_INVALID', '--detect-local-mode'],
+  [['--manifests', ''], 'ERR_FLAG_INVALID', '--manifests'],
+  [['serve'], 'ERR_FLAG_INVALID', 'commands: plan, demo'],
+  [['plan', '-o', 'yaml'], 'ERR_FLAG_INVALID', '--output: "yaml" (expected table or json)'],
+  [['demo', 'extra'], 'ERR_FLAG_INVALID', 'too many arguments'],
+  [['plan', '--cleanup'], 'ERR_FLAG_INVALID', '--cleanup cannot be combined with the plan command'],
+  [['--config', '/missing.yaml'], 'ERR_CONFIG_INVALID', 'cannot read --config /missing.yaml: ENOENT'],
+];
+for (const [argv, code, fragment] of badCases) {
+  test(`rejects ${JSON.stringify(argv.join(' '))} with ${code}`, async (t) => {
+    const error = await t.throwsAsync(parse(argv));
+    t.true(isSwitchyardError(error));
+    t.is((error as { code?: string }).code, code);
+    t.true(error!.message.includes(fragment), error!.message);
+    t.false(error!.message.includes('\n'), 'one line');
+  });
+}
+
+test('subcommands: plan (with global flags after it), demo, cleanup', async (t) => {
+  const plan = await parse(['plan', '--manifests', 'examples', '--hostname-override', 'node-a', '-o', 'json']);
+  t.is(plan.command, 'plan');
+  t.is(plan.command === 'plan' && plan.output, 'json');
+  t.is(plan.config.manifestsDir, 'examples');
+  t.is(plan.config.hostnameOverride, 'node-a');
+  const planDefault = await parse(['--manifests', 'examples', 'plan']);
+  t.is(planDefault.command === 'plan' && planDefault.output, 'table');
+  t.is((await parse(['demo'])).command, 'demo');
+  t.is((await parse(['--cleanup'])).command, 'cleanup');
+  t.is((await parse(['--cleanup=false'])).command, 'run');
+});
+
+test('--help prints every flag with its default and exits 0 through io.exit', async (t) => {
+  let out = '';
+  let exitCode: number | undefined;
+  await t.throwsAsync(
+    parseCommandLine(['--help'], {
+      ...noFiles,
+      writeOut: (s) => (out += s),
+      exit: (code) => {
+        exitCode = code;
+        throw new Error('exited');
+      },
+    }),
+    { message: 'exited' },
+  );
+  t.is(exitCode, 0);
+  for (const spec of FLAG_SPECS) {
+    const name = /--[\w-]+/.exec(spec.flags)![0];
+    t.regex(out, new RegExp(`${name}\\b[^\\n]*\\(default: ${spec.defaultText.replace(/[().*+?[\]|$^]/g, '\\$&')}\\)`), name);
+  }
+  t.regex(out, /--proxy-mode <mode>.*\(default: nftables\)/);
+  t.regex(out, /--healthz-bind-address <host:port>.*\(default: 0\.0\.0\.0:10256\)/);
+  t.regex(out, /plan \[options\]/);
+});
+
+test('warnings: feature gates, bind address, kubeconfig with manifests, ipvs flags in another mode', async (t) => {
+  const r = await parse(['--feature-gates', 'A=true', '--bind-address', '10.0.0.1', '--manifests', 'd', '--kubeconfig', 'k', '--ipvs-strict-arp']);
+  t.is(r.warnings.length, 4);
+  t.true(r.warnings.some((w) => w.includes('feature gates') && w.includes('A')));
+  t.true(r.warnings.some((w) => w.includes('--bind-address 10.0.0.1')));
+  t.true(r.warnings.some((w) => w.includes('--kubeconfig/--master are ignored with --manifests')));
+  t.true(r.warnings.some((w) => w.includes('--ipvs-* flags have no effect in nftables mode')));
+});
+
+test('resolveNodeName prefers the override and lowercases like kube-proxy', (t) => {
+  t.is(resolveNodeName({ hostnameOverride: 'node-a' }, 'Host-1'), 'node-a');
+  t.is(resolveNodeName({ hostnameOverride: undefined }, ' Host-1.Example.COM\n'), 'host-1.example.com');
+});
