@@ -91,14 +91,20 @@ export class ServiceState {
     const { kind, key } = event;
     switch (kind) {
       case 'Service': {
-        if (event.type === 'delete') return void this.#services.update(key, undefined);
+        if (event.type === 'delete') {
+          this.#services.update(key, undefined);
+          return undefined;
+        }
         const result = servicePortsFromService(event.object);
         if (!result.ok) return { kind, key, reason: result.reason };
         this.#services.update(key, result.value.length > 0 ? result.value : undefined);
         return undefined;
       }
       case 'EndpointSlice': {
-        if (event.type === 'delete') return void this.#slices.update(key, undefined);
+        if (event.type === 'delete') {
+          this.#slices.update(key, undefined);
+          return undefined;
+        }
         const result = endpointSliceFromObject(event.object, this.#nodeName);
         if (!result.ok) return { kind, key, reason: result.reason };
         this.#slices.update(key, result.value);
@@ -107,7 +113,10 @@ export class ServiceState {
       case 'Node': {
         const name = event.object?.metadata.name ?? key;
         if (name !== this.#nodeName) return undefined;
-        if (event.type === 'delete') return void this.#node.update(this.#nodeName, undefined);
+        if (event.type === 'delete') {
+          this.#node.update(this.#nodeName, undefined);
+          return undefined;
+        }
         const result = nodeInfoFromNode(event.object);
         if (!result.ok) return { kind, key, reason: result.reason };
         this.#node.update(this.#nodeName, result.value);
