@@ -22,7 +22,7 @@ const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v.length > 0 ? v : undefined);
 const hostPort = (ip: string, port: number): string => (ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`);
 
-interface ServiceView { name: string; clusterIP?: string; ports: { port: number; nodePort?: number; protocol: string }[]; lbIPs: string[]; externalIPs: string[] }
+interface ServiceView { name: string; clusterIP?: string; ports: { name: string; port: number; nodePort?: number; protocol: string }[]; lbIPs: string[]; externalIPs: string[] }
 
 const services = (objects: readonly KubeObject[]): ServiceView[] =>
   objects.filter((o) => o.kind === 'Service').map((o) => {
@@ -32,6 +32,7 @@ const services = (objects: readonly KubeObject[]): ServiceView[] =>
       name: `${o.metadata.namespace ?? 'default'}/${o.metadata.name}`,
       ...(clusterIP && clusterIP !== 'None' ? { clusterIP } : {}),
       ports: arr(spec.ports).map(obj).filter((p) => typeof p.port === 'number').map((p) => ({
+        name: str(p.name) ?? '',
         port: p.port as number,
         ...(typeof p.nodePort === 'number' && p.nodePort > 0 ? { nodePort: p.nodePort } : {}),
         protocol: str(p.protocol) ?? 'TCP',
@@ -55,7 +56,18 @@ export const demoProbes = (objects: readonly KubeObject[], spec: SandboxSpec, in
   const entry = spec.nodes[0];
   const client = spec.pods.find((p) => p.node === entry?.name) ?? spec.pods[0];
   const outside = spec.outside?.name;
-  const svcs = services(objects);
+  // Services that look like web workloads first (port 80 named http*, then any 80/8080), in manifest order.
+  const httpish = (s: ServiceView) =>
+    s.ports.some((p) => p.protocol === 'TCP' && p.port === 80 && p.name.startsWith('http')) ? 0
+      : s.ports.some((p) => p.protocol === 'TCP' && (p.port === 80 || p.port === 8080)) ? 1 : 2;
+  // Only Services with a backend in the sandbox can answer.
+  const podIPs = new Set(spec.pods.flatMap((p) => [p.ipv4, p.ipv6]).filter(Boolean));
+  const served = new Set(objects.filter((o) => o.kind === 'EndpointSlice').flatMap((o) => {
+    const service = o.metadata.labels?.['kubernetes.io/service-name'];
+    const hasPod = arr((o as Json).endpoints).some((e) => arr(obj(e).addresses).some((a) => podIPs.has(str(a))));
+    return service && hasPod ? [`${o.metadata.namespace ?? 'default'}/${service}`] : [];
+  }));
+  const svcs = services(objects).filter((s) => served.has(s.name)).map((s, i) => ({ s, i })).sort((a, b) => httpish(a.s) - httpish(b.s) || a.i - b.i).map(({ s }) => s);
   const tcp = (s: ServiceView) => s.ports.filter((p) => p.protocol === 'TCP');
 
   const clusterIP = svcs.find((s) => s.clusterIP && !s.clusterIP.includes(':') && tcp(s).length > 0);

@@ -56,9 +56,12 @@ const nodesFromObjects = (objects: readonly KubeObject[], v4Len: number, v6Len: 
     const gw4 = cidrs.filter((c) => !c.includes(':')).map(gatewayOf).find(Boolean);
     const gw6 = cidrs.filter((c) => c.includes(':')).map(gatewayOf).find(Boolean);
     if (!v4 || !gw4) { skipped.push(`Node ${name}: needs an IPv4 InternalIP and an IPv4 podCIDR to become a sandbox node`); continue; }
+    // A node with an IPv6 pod CIDR but no IPv6 InternalIP still needs an IPv6 LAN address for cross-node routes:
+    // take the default topology's one for a node of that name (examples/ lists only IPv4 InternalIPs).
+    const lanIPv6 = v6 ? `${v6}/${v6Len}` : DEFAULT_NODES.find((d) => d.name === name)?.lanIPv6;
     nodes.push({
       name, lanIPv4: `${v4}/${v4Len}`, podGatewayIPv4: gw4,
-      ...(v6 && gw6 ? { lanIPv6: `${v6}/${v6Len}`, podGatewayIPv6: gw6 } : {}),
+      ...(lanIPv6 && gw6 ? { lanIPv6, podGatewayIPv6: gw6 } : {}),
     });
   }
   return nodes;
@@ -103,13 +106,17 @@ export const sandboxSpecFromManifests = (objects: readonly KubeObject[], options
       }
       const ref = obj(endpoint.targetRef);
       const refName = ref.kind === 'Pod' ? str(ref.name) : undefined;
-      // One pod per Pod object (so a dual-stack pod's two slices meet), else one per address.
-      const key = refName ? `pod:${str(ref.namespace) ?? slice.metadata.namespace ?? 'default'}/${refName}` : `ip:${address}`;
-      let pod = pods.get(key);
+      // The same address is the same pod (several Services may select it); so is the same Pod object, which is
+      // how a dual-stack pod's IPv4 and IPv6 slices meet.
+      const refKey = refName ? `pod:${str(ref.namespace) ?? slice.metadata.namespace ?? 'default'}/${refName}` : undefined;
+      let pod = pods.get(`ip:${address}`) ?? (refKey ? pods.get(refKey) : undefined);
       if (!pod) {
-        pod = { name: uniqueName(refName ?? str(endpoint.hostname) ?? `ep-${address.replace(/[.:]+/g, '-')}`, taken), node: node.name, tcp: new Set(), udp: new Set() };
-        pods.set(key, pod);
+        const service = slice.metadata.labels?.['kubernetes.io/service-name'] ?? slice.metadata.name;
+        const fallback = `${service}-${address.split(/[.:]/).filter(Boolean).at(-1) ?? 'ep'}`;
+        pod = { name: uniqueName(refName ?? str(endpoint.hostname) ?? fallback, taken), node: node.name, tcp: new Set(), udp: new Set() };
       }
+      pods.set(`ip:${address}`, pod);
+      if (refKey && !pods.has(refKey)) pods.set(refKey, pod);
       if (pod.node !== node.name) { skipped.push(`${where}: ${address} says node ${node.name} but its pod is on ${pod.node}`); continue; }
       const existing = v6 ? pod.ipv6 : pod.ipv4;
       if (existing && existing !== address) { skipped.push(`${where}: pod ${pod.name} already has address ${existing}, ignoring ${address}`); continue; }
@@ -125,10 +132,10 @@ export const sandboxSpecFromManifests = (objects: readonly KubeObject[], options
     }
   }
 
-  // Pods with the same address from different Pod references would collide in the kernel.
+  // Two Pods claiming one address (through their references) would collide in the kernel.
   const seen = new Map<string, string>();
   const podSpecs: PodSpec[] = [];
-  for (const pod of pods.values()) {
+  for (const pod of new Set(pods.values())) {
     const clash = [pod.ipv4, pod.ipv6].map((a) => (a ? seen.get(a) : undefined)).find(Boolean);
     if (clash) { skipped.push(`pod ${pod.name}: address already used by ${clash}`); continue; }
     for (const a of [pod.ipv4, pod.ipv6]) if (a) seen.set(a, pod.name);

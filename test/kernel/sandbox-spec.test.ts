@@ -63,12 +63,13 @@ test('sandboxSpecFromManifests: one pod per Pod across slices and families, port
     slice('web-v6', 'IPv6', [{ name: 'http', port: 8080 }], [ep('fd00:244:1::10', 'node-a', 'web-1')]),
     slice('api', 'IPv4', [{ port: 9090 }], [ep('10.244.1.10', 'node-a', 'web-1'), ep('10.244.2.99', 'node-a')]),
     slice('fqdn', 'FQDN', [], []),
+    slice('metrics', 'IPv4', [{ port: 7000 }], [ep('10.244.2.10', 'node-b')]),
     { kind: 'Service', metadata: { name: 'web', namespace: 'default' }, spec: { externalIPs: ['192.168.70.5'] }, status: { loadBalancer: { ingress: [{ ip: '192.168.60.100' }] } } },
   ];
   const { spec, skipped } = sandboxSpecFromManifests(objects);
   t.deepEqual(spec.pods, [
     { name: 'web-1', node: 'node-a', ipv4: '10.244.1.10', ipv6: 'fd00:244:1::10', tcpPorts: [8080, 9090], udpPorts: [5353] },
-    { name: 'web-2', node: 'node-b', ipv4: '10.244.2.10', tcpPorts: [8080], udpPorts: [5353] },
+    { name: 'web-2', node: 'node-b', ipv4: '10.244.2.10', tcpPorts: [7000, 8080], udpPorts: [5353] },
   ]);
   t.true(skipped.some((s) => s.includes('node-c')));
   t.true(skipped.some((s) => s.includes('10.244.1.20') && s.includes('(none)')));
@@ -89,9 +90,11 @@ test('sandboxSpecFromManifests derives nodes from Node objects', (t) => {
   ]);
 });
 
-test('demo probes: ClusterIP from a pod, NodePort/LB/externalIP/Ingress from outside', (t) => {
+test('demo probes: ClusterIP from a pod, NodePort/LB/externalIP/Ingress from outside; Services without sandbox pods skipped', (t) => {
   const objects: KubeObject[] = [
     { kind: 'Service', metadata: { name: 'web', namespace: 'shop' }, spec: { clusterIP: '10.96.0.10', externalIPs: ['192.168.60.50'], ports: [{ port: 80, nodePort: 30080 }] }, status: { loadBalancer: { ingress: [{ ip: '192.168.60.100' }] } } },
+    { kind: 'Service', metadata: { name: 'empty', namespace: 'shop' }, spec: { clusterIP: '10.96.0.9', ports: [{ name: 'http', port: 80, nodePort: 30090 }] } },
+    { kind: 'EndpointSlice', metadata: { name: 'web-x', namespace: 'shop', labels: { 'kubernetes.io/service-name': 'web' } }, addressType: 'IPv4', endpoints: [{ addresses: ['10.244.1.10'] }] },
     { kind: 'Ingress', metadata: { name: 'shop', namespace: 'shop' }, spec: { rules: [{ host: 'shop.example', http: { paths: [{ path: '/cart' }] } }] } },
   ];
   const probes = demoProbes(objects, defaultSandboxSpec([podA]), 8081);
