@@ -54,7 +54,8 @@ export class NftablesDataplane implements Dataplane {
     let tx: Transaction;
     let changedServices: number;
     if (full) {
-      tx = fullTransaction(next, await this.staleObjects());
+      // Listing the kernel's table is costly at scale: only needed when our own record may be wrong.
+      tx = fullTransaction(next, await this.staleObjects(this.needFull || prev === undefined));
       changedServices = next.families.reduce((n, f) => n + f.services.size, 0);
     } else {
       tx = diffTransaction(prev, next);
@@ -77,11 +78,11 @@ export class NftablesDataplane implements Dataplane {
   }
 
   /** Chains and sets in the kernel's tables (or, without a lister, in our last ruleset) that a full sync must remove. */
-  private async staleObjects(): Promise<Map<IPFamily, { chains: string[]; sets: { name: string; kind: 'set' | 'map' }[] }>> {
+  private async staleObjects(listKernel: boolean): Promise<Map<IPFamily, { chains: string[]; sets: { name: string; kind: 'set' | 'map' }[] }>> {
     const stale = new Map<IPFamily, { chains: string[]; sets: { name: string; kind: 'set' | 'map' }[] }>();
     for (const f of this.families) {
       let listed: string | undefined;
-      if (this.runner.listTable !== undefined) {
+      if (listKernel && this.runner.listTable !== undefined) {
         try {
           listed = await this.runner.listTable(tableFamily(f), TABLE_NAME);
         } catch {
