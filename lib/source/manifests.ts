@@ -28,6 +28,8 @@ export interface ManifestsSourceOptions {
   readonly rescanIntervalMs?: number;
   /** Quiet time after a watch event before rescanning. Default 100 ms. */
   readonly debounceMs?: number;
+  /** Use inotify (fs.watch). False = poll only (filesystems without inotify, e.g. some network mounts). */
+  readonly watch?: boolean;
   /** Called once per skipped broken document (or List item) — for a metrics counter. */
   readonly onInvalidDocument?: (problem: ManifestProblem) => void;
 }
@@ -38,6 +40,7 @@ export class ManifestsSource implements Source {
   readonly #rescanIntervalMs: number;
   readonly #debounceMs: number;
   readonly #onInvalidDocument: ((problem: ManifestProblem) => void) | undefined;
+  readonly #useWatch: boolean;
   readonly #scanner: DirectoryScanner;
   #sink: SourceSink | undefined;
   #watcher: FSWatcher | undefined;
@@ -56,6 +59,7 @@ export class ManifestsSource implements Source {
     this.#rescanIntervalMs = options.rescanIntervalMs ?? 1000;
     this.#debounceMs = options.debounceMs ?? 100;
     this.#onInvalidDocument = options.onInvalidDocument;
+    this.#useWatch = options.watch ?? true;
     this.#scanner = new DirectoryScanner(options.dir);
   }
 
@@ -64,8 +68,7 @@ export class ManifestsSource implements Source {
     this.#sink = sink;
     this.#stopped = false;
     this.#ensureWatch();
-    const first = await this.#scanner.scan('all');
-    this.#report(first);
+    this.#report(await this.#scanner.scan('all'));
     for (const kind of RESOURCE_KINDS) sink({ type: 'synced', kind });
     const objects = this.#scanner.index.objects().length;
     this.#logger.info({ dir: this.#dir, objects }, `manifests: loaded ${objects} objects from ${this.#dir}`);
@@ -88,7 +91,7 @@ export class ManifestsSource implements Source {
   }
 
   #ensureWatch(): void {
-    if (this.#watcher || this.#stopped) return;
+    if (this.#watcher || this.#stopped || !this.#useWatch) return;
     try {
       const watcher = watch(this.#dir, { persistent: false }, (_event, filename) => this.#onWatchEvent(filename));
       watcher.on('error', (e) => {
@@ -124,7 +127,9 @@ export class ManifestsSource implements Source {
       const dirty = this.#dirty;
       this.#dirty = new Set();
       try {
-        this.#report(await this.#scanner.scan(dirty));
+        const result = await this.#scanner.scan(dirty);
+        this.#report(result);
+        if (result.rescanSoon) this.#onWatchEvent(null);
       } catch (e) {
         this.#logger.error({ dir: this.#dir, err: String(e) }, 'manifests: rescan failed');
       }

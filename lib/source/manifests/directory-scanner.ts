@@ -22,6 +22,8 @@ export interface ScanResult extends IndexUpdate {
   readonly ignored: readonly IgnoredDocument[];
   /** Files that could not be read (kept as they were). */
   readonly unreadable: readonly { readonly file: string; readonly error: string }[];
+  /** Some file looked mid-write (just truncated to empty); scan again shortly to confirm. */
+  readonly rescanSoon: boolean;
 }
 
 const errorCode = (e: unknown): string | undefined =>
@@ -32,6 +34,8 @@ export class DirectoryScanner {
   readonly dir: string;
   readonly #index = new ManifestIndex();
   readonly #cache = new Map<string, CachedFile>();
+  /** Files seen empty once after having content: a writer may have truncated them and not written yet. */
+  readonly #suspectEmpty = new Set<string>();
 
   constructor(dir: string) {
     this.dir = dir;
@@ -50,7 +54,7 @@ export class DirectoryScanner {
     try {
       names = await readdir(this.dir);
     } catch (e) {
-      return { listed: false, listError: errorText(e), events: [], duplicates: [], problems: [], ignored: [], unreadable: [] };
+      return { listed: false, listError: errorText(e), events: [], duplicates: [], problems: [], ignored: [], unreadable: [], rescanSoon: false };
     }
     const candidates = names.filter((n) => !n.startsWith('.') && manifestFormat(n) !== undefined).sort();
     const changes = new Map<string, FileContribution | null>();
@@ -58,6 +62,7 @@ export class DirectoryScanner {
     const ignored: IgnoredDocument[] = [];
     const unreadable: { file: string; error: string }[] = [];
     const present = new Set<string>();
+    let rescanSoon = false;
 
     for (const name of candidates) {
       const path = join(this.dir, name);
@@ -82,6 +87,14 @@ export class DirectoryScanner {
       }
       present.add(name);
       const cached = this.#cache.get(name);
+      // writeFile truncates before writing: an empty read of a file that had content is confirmed by a second
+      // scan before its objects are deleted, so an in-place rewrite never blinks its objects away.
+      if (text.trim() === '' && cached && cached.text.trim() !== '' && !this.#suspectEmpty.has(name)) {
+        this.#suspectEmpty.add(name);
+        rescanSoon = true;
+        continue;
+      }
+      this.#suspectEmpty.delete(name);
       this.#cache.set(name, { signature, text });
       if (cached?.text === text) continue;
       const parsed = parseManifestText(path, text, manifestFormat(name)!);
@@ -92,9 +105,10 @@ export class DirectoryScanner {
     for (const name of [...this.#cache.keys()]) {
       if (present.has(name)) continue;
       this.#cache.delete(name);
+      this.#suspectEmpty.delete(name);
       changes.set(name, null);
     }
     const update = changes.size > 0 ? this.#index.apply(changes) : { events: [], duplicates: [] };
-    return { listed: true, ...update, problems, ignored, unreadable };
+    return { listed: true, ...update, problems, ignored, unreadable, rescanSoon };
   }
 }
