@@ -66,6 +66,7 @@ const buildProgram = (io: CommandLineIO, invocation: Invocation): { program: Com
     .command('plan')
     .description('print what would be programmed for the objects in --manifests DIR (no kernel changes), then exit')
     .addOption(new Option('-o, --output <format>', 'table or json').default('table', 'table'))
+    .addHelpText('after', '\nEvery switchyard flag (see switchyard --help) applies too, e.g. --manifests DIR, --hostname-override NAME.')
     .exitOverride()
     .action((opts: { output: string }) => {
       invocation.command = 'plan';
@@ -103,7 +104,9 @@ export async function parseCommandLine(
   const invocation: Invocation = { command: 'run', output: 'table' };
   const { program, options } = buildProgram(io, invocation);
   try {
-    await program.parseAsync([...argv], { from: 'user' });
+    // `switchyard help [plan]` reads as `switchyard [plan] --help`.
+    const args = argv[0] === 'help' ? [...argv.slice(1), '--help'] : [...argv];
+    await program.parseAsync(args, { from: 'user' });
   } catch (e) {
     if (!(e instanceof CommanderError)) throw e;
     if (HELP_CODES.has(e.code)) {

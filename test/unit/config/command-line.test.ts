@@ -214,3 +214,14 @@ test('resolveNodeName prefers the override and lowercases like kube-proxy', (t) 
   t.is(resolveNodeName({ hostnameOverride: 'node-a' }, 'Host-1'), 'node-a');
   t.is(resolveNodeName({ hostnameOverride: undefined }, ' Host-1.Example.COM\n'), 'host-1.example.com');
 });
+
+test('`help` and `help plan` print help like --help', async (t) => {
+  for (const [argv, expected] of [[['help'], /Usage: switchyard \[flags\]/], [['help', 'plan'], /Usage: switchyard plan[\s\S]*--output/]] as const) {
+    let out = '';
+    await t.throwsAsync(
+      parseCommandLine(argv, { ...noFiles, writeOut: (s) => (out += s), exit: () => { throw new Error('exited'); } }),
+      { message: 'exited' },
+    );
+    t.regex(out, expected);
+  }
+});
