@@ -1,0 +1,247 @@
+/**
+ * IngressServer: the HTTP and HTTPS listeners of the embedded reverse proxy. It serves whatever RouteTable it was
+ * last given (swapped whole, never mutated), picks HTTPS certificates by SNI from that table, and falls back to a
+ * default certificate (self-signed, generated at start unless one is passed in) for names it does not know.
+ * Construction does no I/O; start() binds exactly the addresses given.
+ */
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { createSecureContext, type SecureContext } from 'node:tls';
+import { SwitchyardError, describeError } from '../errors.ts';
+import { nullLogger, type Logger } from '../telemetry/logger-types.ts';
+import { generateSelfSigned, type PemPair } from './certificates.ts';
+import { proxyRequest, sendLocal, type ProxyContext, type RequestRecord } from './proxy.ts';
+import { selectCertificate } from './router.ts';
+import { emptyRouteTable, type RouteTable } from './types.ts';
+import { Balancer, UpstreamPools } from './upstream.ts';
+import { proxyUpgrade, type WebSocketContext } from './websocket.ts';
+
+export interface ListenAddress {
+  readonly host: string;
+  readonly port: number;
+}
+
+export interface IngressServerOptions {
+  /** Plain HTTP listener; none when undefined. */
+  readonly http?: ListenAddress;
+  /** HTTPS listener; none when undefined. */
+  readonly https?: ListenAddress;
+  /** Served for unknown SNI names; a self-signed one is generated at start() when absent. */
+  readonly defaultCertificate?: PemPair;
+  /** Default 5 s. */
+  readonly connectTimeoutMs?: number;
+  /** Time to upstream response headers, and longest silence inside a response body. Default 60 s. */
+  readonly responseTimeoutMs?: number;
+  /** Request header bytes (node's maxHeaderSize); larger requests get 431. Default 16 KiB. */
+  readonly maxHeaderSize?: number;
+  /** Request body bytes; larger bodies get 413. Default 10 MiB. */
+  readonly maxBodyBytes?: number;
+  /** Endpoints tried per request on connect failure (idempotent requests only). Default 3. */
+  readonly maxAttempts?: number;
+  readonly logger?: Logger;
+  /** Called once per request when it ends (metrics hook). */
+  readonly onRequest?: (record: RequestRecord) => void;
+}
+
+export interface BoundAddresses {
+  readonly http: AddressInfo | undefined;
+  readonly https: AddressInfo | undefined;
+}
+
+interface CachedContext {
+  readonly cert: string;
+  readonly key: string;
+  readonly context: SecureContext | undefined;
+}
+
+export class IngressServer {
+  readonly #options: IngressServerOptions;
+  readonly #logger: Logger;
+  #table: RouteTable = emptyRouteTable;
+  readonly #balancer = new Balancer();
+  readonly #pools: UpstreamPools;
+  readonly #tunnels = new Set<Duplex>();
+  /** SecureContexts by Secret key, rebuilt only when the PEM text changes (a renewed Secret). */
+  #contexts = new Map<string, CachedContext>();
+  #defaultContext: SecureContext | undefined;
+  #http: Server | undefined;
+  #https: Server | undefined;
+  #stopping = false;
+  #stopped: Promise<void> | undefined;
+
+  constructor(options: IngressServerOptions) {
+    this.#options = options;
+    this.#logger = options.logger ?? nullLogger;
+    this.#pools = new UpstreamPools({
+      connectTimeoutMs: options.connectTimeoutMs ?? 5_000,
+      responseTimeoutMs: options.responseTimeoutMs ?? 60_000,
+    });
+  }
+
+  /** Replace the route table. Takes effect for the next request and the next TLS handshake. */
+  setRouteTable(table: RouteTable): void {
+    this.#table = table;
+    this.#balancer.retain(table);
+    this.#pools.retain(table);
+    const live = new Set([...table.certificates.values()].map((c) => c.secret));
+    const next = new Map<string, CachedContext>();
+    for (const [secret, cached] of this.#contexts) if (live.has(secret)) next.set(secret, cached);
+    this.#contexts = next;
+  }
+
+  get routeTable(): RouteTable {
+    return this.#table;
+  }
+
+  async start(): Promise<void> {
+    if (this.#http || this.#https) throw new SwitchyardError('ERR_INGRESS', 'ingress server already started');
+    const o = this.#options;
+    const maxHeaderSize = o.maxHeaderSize ?? 16 * 1024;
+    const shouldUpgradeCallback = (req: IncomingMessage) => req.headers.upgrade?.toLowerCase() === 'websocket';
+    try {
+      if (o.http) {
+        const server = createHttpServer({ maxHeaderSize, shouldUpgradeCallback });
+        this.#wire(server, 'http');
+        this.#http = server;
+        await listen(server, o.http, 'HTTP');
+      }
+      if (o.https) {
+        const pair = o.defaultCertificate ?? generateSelfSigned('switchyard.invalid');
+        this.#defaultContext = createSecureContext({ cert: pair.cert, key: pair.key });
+        const server = createHttpsServer({
+          maxHeaderSize,
+          shouldUpgradeCallback,
+          cert: pair.cert,
+          key: pair.key,
+          ALPNProtocols: ['http/1.1'],
+          SNICallback: (name, cb) => cb(null, this.#contextFor(name)),
+        });
+        this.#wire(server, 'https');
+        this.#https = server;
+        await listen(server, o.https, 'HTTPS');
+      }
+    } catch (e) {
+      await this.stop(0);
+      throw e;
+    }
+  }
+
+  addresses(): BoundAddresses {
+    const of = (s: Server | undefined) => (s?.listening ? (s.address() as AddressInfo) : undefined);
+    return { http: of(this.#http), https: of(this.#https) };
+  }
+
+  /**
+   * Stop accepting, let in-flight requests finish (their connections close afterwards), then after drainMs cut
+   * whatever is left, WebSocket tunnels included. Idempotent.
+   */
+  stop(drainMs = 5_000): Promise<void> {
+    this.#stopped ??= this.#stop(drainMs);
+    return this.#stopped;
+  }
+
+  async #stop(drainMs: number): Promise<void> {
+    this.#stopping = true;
+    const servers = [this.#http, this.#https].filter((s): s is Server => s !== undefined);
+    const closed = Promise.all(
+      servers.map((s) => new Promise<void>((resolve) => (s.listening ? s.close(() => resolve()) : resolve()))),
+    );
+    for (const s of servers) s.closeIdleConnections();
+    const deadline = setTimeout(() => {
+      for (const s of servers) s.closeAllConnections();
+      for (const t of this.#tunnels) t.destroy();
+    }, drainMs);
+    await closed;
+    clearTimeout(deadline);
+    for (const t of this.#tunnels) t.destroy();
+    await this.#pools.closeAll();
+  }
+
+  #contextFor(serverName: string): SecureContext | undefined {
+    const certificate = serverName ? selectCertificate(this.#table, serverName) : undefined;
+    if (!certificate) return this.#defaultContext;
+    const cached = this.#contexts.get(certificate.secret);
+    if (cached && cached.cert === certificate.cert && cached.key === certificate.key) {
+      return cached.context ?? this.#defaultContext;
+    }
+    let context: SecureContext | undefined;
+    try {
+      context = createSecureContext({ cert: certificate.cert, key: certificate.key });
+    } catch (e) {
+      this.#logger.warn(
+        { secret: certificate.secret, error: describeError(e) },
+        'ingress: certificate unusable; serving the default certificate',
+      );
+    }
+    this.#contexts.set(certificate.secret, { cert: certificate.cert, key: certificate.key, context });
+    return context ?? this.#defaultContext;
+  }
+
+  #wire(server: Server, proto: 'http' | 'https'): void {
+    const port = (): number => (server.address() as AddressInfo | null)?.port ?? 0;
+    const proxyContext: ProxyContext = {
+      table: () => this.#table,
+      balancer: this.#balancer,
+      pools: this.#pools,
+      maxBodyBytes: this.#options.maxBodyBytes ?? 10 * 1024 * 1024,
+      maxAttempts: this.#options.maxAttempts ?? 3,
+      logger: this.#logger,
+      onRequest: this.#options.onRequest,
+      stopping: () => this.#stopping,
+    };
+    const wsContext: WebSocketContext = {
+      table: () => this.#table,
+      balancer: this.#balancer,
+      connectTimeoutMs: this.#options.connectTimeoutMs ?? 5_000,
+      maxAttempts: this.#options.maxAttempts ?? 3,
+      logger: this.#logger,
+      onRequest: this.#options.onRequest,
+      tunnels: this.#tunnels,
+    };
+    server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+      if (this.#stopping) res.once('finish', () => setImmediate(() => server.closeIdleConnections()));
+      proxyRequest(proxyContext, req, res, proto, port()).catch((e: unknown) => {
+        this.#logger.error({ error: describeError(e), url: req.url }, 'ingress: request handling failed');
+        sendLocal(res, 502, 'Bad Gateway', true);
+      });
+    });
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      if (this.#stopping) {
+        socket.destroy();
+        return;
+      }
+      proxyUpgrade(wsContext, req, socket, head, proto, port()).catch((e: unknown) => {
+        this.#logger.error({ error: describeError(e), url: req.url }, 'ingress: websocket handling failed');
+        socket.destroy();
+      });
+    });
+    server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+      if (!socket.writable) return socket.destroy();
+      const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
+      const reason = status === 431 ? 'Request Header Fields Too Large' : 'Bad Request';
+      socket.end(`HTTP/1.1 ${status} ${reason}\r\nServer: switchyard\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
+    });
+    if (proto === 'https') {
+      server.on('tlsClientError', (err: Error) => {
+        this.#logger.debug({ error: describeError(err) }, 'ingress: TLS handshake failed');
+      });
+    }
+  }
+}
+
+const listen = (server: Server, address: ListenAddress, what: string): Promise<void> =>
+  new Promise((resolve, reject) => {
+    const onError = (e: Error) =>
+      reject(
+        new SwitchyardError('ERR_INGRESS', `cannot listen for ${what} on ${address.host}:${address.port}: ${e.message}`, {
+          cause: e,
+        }),
+      );
+    server.once('error', onError);
+    server.listen({ host: address.host, port: address.port, exclusive: true }, () => {
+      server.off('error', onError);
+      resolve();
+    });
+  });
