@@ -224,3 +224,27 @@ test('a non-WebSocket Upgrade (h2c) is served as a plain request', async (t) => 
   t.is(seen['upgrade'], undefined);
   t.is(seen['http2-settings'], undefined);
 });
+
+test('stop(drain) cuts open WebSocket tunnels at the deadline', async (t) => {
+  const backend = await startBackend('ws', (_req, res) => res.end('plain'));
+  backend.server.on('upgrade', (_req: IncomingMessage, socket: Socket) => {
+    socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n');
+    socket.on('end', () => socket.end());
+  });
+  const proxy = new IngressServer({ http: { host: '127.0.0.1', port: 0 } });
+  proxy.setRouteTable(routeTable([{ rules: [{ paths: [['/', 'Prefix', 'ws']] }] }], { ws: [local(backend.port)] }));
+  await proxy.start();
+  t.teardown(() => backend.close());
+  const socket = await new Promise<Socket>((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port: proxy.addresses().http!.port, agent: false, headers: { connection: 'Upgrade', upgrade: 'websocket' } });
+    req.on('upgrade', (_r, s) => resolve(s));
+    req.on('error', reject);
+    req.end();
+  });
+  const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+  const t0 = Date.now();
+  await proxy.stop(200);
+  await closed;
+  const elapsed = Date.now() - t0;
+  t.true(elapsed >= 150 && elapsed < 2000, `tunnel kept until the deadline, then cut (${elapsed} ms)`);
+});

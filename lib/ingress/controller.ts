@@ -1,0 +1,68 @@
+/**
+ * IngressController glues the pieces for the daemon: SourceEvents → IngressStore; store + latest service view →
+ * buildRouteTable → a sink (IngressServer.setRouteTable). Rejections and route problems are logged once each
+ * (a problem that persists across rebuilds is not repeated). Construction does no I/O.
+ */
+import type { SourceEvent } from '../source/types.ts';
+import type { Logger } from '../telemetry/logger-types.ts';
+import { checkCertificatePair } from './certificates.ts';
+import { buildRouteTable, type RouteOptions } from './routes.ts';
+import { IngressStore } from './store.ts';
+import type { RouteTable, ServiceView } from './types.ts';
+
+export interface IngressControllerOptions {
+  readonly logger: Logger;
+  /** Receives every new table, e.g. `(t) => server.setRouteTable(t)`. */
+  readonly publish: (table: RouteTable) => void;
+  readonly routeOptions?: RouteOptions;
+}
+
+const EMPTY_VIEW: ServiceView = { services: new Map(), endpoints: new Map() };
+
+export class IngressController {
+  readonly #store = new IngressStore();
+  readonly #options: IngressControllerOptions;
+  #view: ServiceView = EMPTY_VIEW;
+  #reported = new Set<string>();
+
+  constructor(options: IngressControllerOptions) {
+    this.#options = options;
+  }
+
+  /** Feed one source event; returns true when the route table was rebuilt. */
+  apply(event: SourceEvent): boolean {
+    const result = this.#store.apply(event);
+    if (result.rejection) {
+      const { kind, key, reason } = result.rejection;
+      this.#options.logger.warn({ kind, key, reason }, `ingress: ${kind} ${key} rejected: ${reason}`);
+    }
+    if (!result.changed) return false;
+    this.rebuild();
+    return true;
+  }
+
+  /** A new service snapshot (any object with `services` and `endpoints`, e.g. the tracker's Snapshot). */
+  updateServices(view: ServiceView): void {
+    this.#view = view;
+    this.rebuild();
+  }
+
+  rebuild(): RouteTable {
+    const table = buildRouteTable(
+      this.#store.ingresses(),
+      this.#store.ingressClasses(),
+      this.#store.secrets(),
+      this.#view,
+      this.#options.routeOptions ?? { checkCertificate: checkCertificatePair },
+    );
+    const now = new Set<string>();
+    for (const p of table.problems) {
+      const line = `${p.object}: ${p.message}`;
+      now.add(line);
+      if (!this.#reported.has(line)) this.#options.logger.warn({ object: p.object }, `ingress: ${line}`);
+    }
+    this.#reported = now;
+    this.#options.publish(table);
+    return table;
+  }
+}
