@@ -6,7 +6,7 @@ import { SwitchyardError, describeError } from '../../errors.ts';
 import type { IPFamily } from '../../model/types.ts';
 import type { DesiredState } from '../../plan/types.ts';
 import type { Dataplane, SyncHint, SyncResult } from '../types.ts';
-import { changedServiceIds, diffTransaction, fullTransaction } from './diff.ts';
+import { diffTransaction, fullTransaction, type TableIndexes } from './diff.ts';
 import { TABLE_NAME, tableFamily, type Ruleset } from './model.ts';
 import { parseListedObjects, type NftRunner } from './nft.ts';
 import { buildRuleset } from './ruleset.ts';
@@ -25,6 +25,8 @@ export class NftablesDataplane implements Dataplane {
   private readonly families: readonly IPFamily[];
   private readonly now: () => number;
   private applied: Ruleset | undefined;
+  /** Index of `applied` (owners of every object), updated by each diff; dropped whenever the kernel may differ. */
+  private indexes: TableIndexes | undefined;
   private appliedSettings: string | undefined;
   private needFull = true;
 
@@ -47,19 +49,29 @@ export class NftablesDataplane implements Dataplane {
     // Groups of services the caller says did not change are reused as built last time (same settings only).
     const canReuse = !full && hint.changed !== undefined && settings === this.appliedSettings;
     const changed = hint.changed;
-    const next = buildRuleset(state, this.families, canReuse && changed !== undefined
-      ? (family, plan) => (changed.has(plan.servicePort) ? undefined : prev?.families.find((f) => f.family === family)?.services.get(plan.id))
-      : undefined);
+    // A full sync allocates endpoint slots afresh; otherwise the kernel's allocation is carried forward.
+    const next = buildRuleset(
+      state,
+      this.families,
+      full ? undefined : prev,
+      canReuse && changed !== undefined
+        ? (family, plan) => (changed.has(plan.servicePort) ? undefined : prev?.families.find((f) => f.family === family)?.services.get(plan.id))
+        : undefined,
+    );
 
     let tx: Transaction;
     let changedServices: number;
+    const indexes: TableIndexes = full ? new Map() : (this.indexes ?? new Map());
+    // The index is updated in place by the diff: until the kernel accepts the script it describes nothing.
+    this.indexes = undefined;
     if (full) {
       // Listing the kernel's table is costly at scale: only needed when our own record may be wrong.
-      tx = fullTransaction(next, await this.staleObjects(this.needFull || prev === undefined));
+      tx = fullTransaction(next, await this.staleObjects(this.needFull || prev === undefined), new Transaction(), indexes);
       changedServices = next.families.reduce((n, f) => n + f.services.size, 0);
     } else {
-      tx = diffTransaction(prev, next);
-      changedServices = changedServiceIds(prev, next).size;
+      const d = diffTransaction(prev, next, new Transaction(), indexes);
+      tx = d.tx;
+      changedServices = d.changed.size;
     }
     const script = tx.render();
     const t1 = this.now();
@@ -72,6 +84,7 @@ export class NftablesDataplane implements Dataplane {
     }
     const t2 = this.now();
     this.applied = next;
+    this.indexes = indexes;
     this.appliedSettings = settings;
     this.needFull = false;
     return { full, changedServices, durationMs: t2 - t0, computeMs: t1 - t0, applyMs: t2 - t1, bytes: script.length };
@@ -119,6 +132,7 @@ export class NftablesDataplane implements Dataplane {
       throw new SwitchyardError('ERR_DATAPLANE_APPLY', `nftables cleanup failed: ${describeError(e)}`, { cause: e });
     }
     this.applied = undefined;
+    this.indexes = undefined;
     this.needFull = true;
   }
 }

@@ -1,50 +1,36 @@
 /**
  * Typed ruleset → transactions: a full (atomic) rewrite, or the incremental difference between two rulesets.
- * Pure.
+ * The incremental diff looks only at owners (the fixed part, service ports) whose group object changed, using a
+ * TableIndex of the previous table, so its cost follows the change, not the table.
  */
 import type { IPFamily } from '../../model/types.ts';
 import type { Chain, Element, FamilyRuleset, ObjectGroup, Ruleset, SetDef } from './model.ts';
-import { chainRuleTexts, renderElementKey, renderVerdict } from './render.ts';
+import { BASE_OWNER, TableIndex } from './index.ts';
+import { chainRuleTexts, renderElementKey, renderElementValue } from './render.ts';
 import { Transaction } from './transaction.ts';
 
-/** All objects of one family's table, keyed for diffing. Elements: set name → key text → element. */
+/** All objects of one family's table, keyed for lookups. Elements: set name → key text → element. */
 export interface FlatTable {
   readonly family: IPFamily;
-  readonly chains: Map<string, Chain>;
-  readonly sets: Map<string, SetDef>;
-  readonly elements: Map<string, Map<string, Element>>;
+  readonly chains: ReadonlyMap<string, Chain>;
+  readonly sets: ReadonlyMap<string, SetDef>;
+  readonly elements: ReadonlyMap<string, ReadonlyMap<string, Element>>;
 }
+
+/** Per family: the index of what the kernel holds, kept by the dataplane between syncs. */
+export type TableIndexes = Map<IPFamily, TableIndex>;
 
 const ELEMENT_BATCH = 1000;
 
-export const flatten = (fr: FamilyRuleset): FlatTable => {
-  const flat: FlatTable = { family: fr.family, chains: new Map(), sets: new Map(), elements: new Map() };
-  const addGroup = (g: ObjectGroup): void => {
-    for (const c of g.chains) if (!flat.chains.has(c.name)) flat.chains.set(c.name, c);
-    for (const s of g.sets) {
-      if (!flat.sets.has(s.name)) {
-        flat.sets.set(s.name, s);
-        flat.elements.set(s.name, new Map());
-      }
-    }
-  };
-  addGroup(fr.base);
-  for (const g of fr.services.values()) addGroup(g);
-  const addElements = (g: ObjectGroup): void => {
-    for (const { set, element } of g.elements) {
-      const m = flat.elements.get(set);
-      const k = renderElementKey(element);
-      // First owner wins when two services claim the same key (e.g. one external IP:port twice).
-      if (m !== undefined && !m.has(k)) m.set(k, element);
-    }
-  };
-  addElements(fr.base);
-  for (const g of fr.services.values()) addElements(g);
-  return flat;
+const flatFromIndex = (ix: TableIndex): FlatTable => {
+  const elements = new Map<string, Map<string, Element>>();
+  for (const name of ix.sets.keys()) elements.set(name, new Map(ix.elements(name)));
+  return { family: ix.family, chains: ix.chains, sets: ix.sets, elements };
 };
 
-const sameVerdict = (a: Element, b: Element): boolean =>
-  (a.value === undefined ? '' : renderVerdict(a.value)) === (b.value === undefined ? '' : renderVerdict(b.value));
+export const flatten = (fr: FamilyRuleset): FlatTable => flatFromIndex(TableIndex.of(fr));
+
+const sameValue = (a: Element, b: Element): boolean => renderElementValue(a) === renderElementValue(b);
 
 const sameChain = (a: Chain, b: Chain, family: IPFamily): boolean => {
   if (a === b) return true;
@@ -54,7 +40,7 @@ const sameChain = (a: Chain, b: Chain, family: IPFamily): boolean => {
 };
 
 const sameSet = (a: SetDef, b: SetDef): boolean =>
-  a.kind === b.kind && a.key.join() === b.key.join() && a.flags.join() === b.flags.join();
+  a.kind === b.kind && a.key.join() === b.key.join() && a.flags.join() === b.flags.join() && (a.data ?? 'verdict') === (b.data ?? 'verdict');
 
 const addElements = (tx: Transaction, family: IPFamily, set: SetDef, elements: readonly Element[], verb: 'add' | 'delete'): void => {
   for (let i = 0; i < elements.length; i += ELEMENT_BATCH) {
@@ -64,46 +50,32 @@ const addElements = (tx: Transaction, family: IPFamily, set: SetDef, elements: r
   }
 };
 
+type Stale = ReadonlyMap<IPFamily, { readonly chains: readonly string[]; readonly sets: readonly { name: string; kind: 'set' | 'map' }[] }>;
+
 /**
  * Full sync: `add table` + `flush table` empties every chain and set atomically in the same transaction that
  * refills them, so the old rules serve until the commit. Chains and sets that exist in the kernel but are no longer
  * wanted (`stale`, from a listing or the last applied ruleset) are deleted last, once nothing refers to them.
+ * `indexes`, when given, receives the index of each family's new table.
  */
-export const fullTransaction = (
-  ruleset: Ruleset,
-  stale: ReadonlyMap<IPFamily, { readonly chains: readonly string[]; readonly sets: readonly { name: string; kind: 'set' | 'map' }[] }> = new Map(),
-  tx: Transaction = new Transaction(),
-): Transaction => {
+export const fullTransaction = (ruleset: Ruleset, stale: Stale = new Map(), tx: Transaction = new Transaction(), indexes?: TableIndexes): Transaction => {
   for (const fr of ruleset.families) {
     const f = fr.family;
-    const flat = flatten(fr);
+    const ix = TableIndex.of(fr);
+    indexes?.set(f, ix);
     tx.add(f, { kind: 'table' });
     tx.flush(f, { kind: 'table' });
-    for (const s of flat.sets.values()) tx.add(f, { kind: 'set', set: s });
-    for (const c of flat.chains.values()) tx.add(f, { kind: 'chain', chain: c });
-    for (const c of flat.chains.values()) for (const r of c.rules) tx.add(f, { kind: 'rule', chain: c.name, rule: r });
-    for (const [name, els] of flat.elements) addElements(tx, f, flat.sets.get(name)!, [...els.values()], 'add');
+    for (const s of ix.sets.values()) tx.add(f, { kind: 'set', set: s });
+    for (const c of ix.chains.values()) tx.add(f, { kind: 'chain', chain: c });
+    for (const c of ix.chains.values()) for (const r of c.rules) tx.add(f, { kind: 'rule', chain: c.name, rule: r });
+    for (const [name, s] of ix.sets) addElements(tx, f, s, [...ix.elements(name)].map(([, e]) => e), 'add');
     const gone = stale.get(f);
     if (gone !== undefined) {
-      for (const c of gone.chains) if (!flat.chains.has(c)) tx.delete(f, { kind: 'chain', chain: { name: c } });
-      for (const s of gone.sets) if (!flat.sets.has(s.name)) tx.delete(f, { kind: 'set', set: { ...s, key: [], flags: [] } });
+      for (const c of gone.chains) if (!ix.chains.has(c)) tx.delete(f, { kind: 'chain', chain: { name: c } });
+      for (const s of gone.sets) if (!ix.sets.has(s.name)) tx.delete(f, { kind: 'set', set: { ...s, key: [], flags: [] } });
     }
   }
   return tx;
-};
-
-/** Names of the services whose group differs between two rulesets (added, removed or changed). */
-export const changedServiceIds = (prev: Ruleset, next: Ruleset): Set<string> => {
-  const changed = new Set<string>();
-  for (const nf of next.families) {
-    const pf = prev.families.find((f) => f.family === nf.family);
-    for (const [id, g] of nf.services) {
-      const old = pf?.services.get(id);
-      if (old === undefined || !sameGroup(old, g, nf.family)) changed.add(id);
-    }
-    if (pf !== undefined) for (const id of pf.services.keys()) if (!nf.services.has(id)) changed.add(id);
-  }
-  return changed;
 };
 
 const sameGroup = (a: ObjectGroup, b: ObjectGroup, family: IPFamily): boolean => {
@@ -114,65 +86,158 @@ const sameGroup = (a: ObjectGroup, b: ObjectGroup, family: IPFamily): boolean =>
     a.sets.every((s, i) => s.name === b.sets[i]!.name && sameSet(s, b.sets[i]!)) &&
     a.elements.every((e, i) => {
       const o = b.elements[i]!;
-      return e.set === o.set && renderElementKey(e.element) === renderElementKey(o.element) && sameVerdict(e.element, o.element);
+      return e.set === o.set && renderElementKey(e.element) === renderElementKey(o.element) && sameValue(e.element, o.element);
     })
   );
+};
+
+interface OwnerChange {
+  readonly owner: string;
+  readonly before: ObjectGroup | undefined;
+  readonly after: ObjectGroup | undefined;
+}
+
+/** Owners whose group differs between two rulesets of one family (the fixed part as BASE_OWNER). */
+const ownerChanges = (prev: FamilyRuleset, next: FamilyRuleset): OwnerChange[] => {
+  const out: OwnerChange[] = [];
+  if (!sameGroup(prev.base, next.base, next.family)) out.push({ owner: BASE_OWNER, before: prev.base, after: next.base });
+  for (const [id, g] of next.services) {
+    const old = prev.services.get(id);
+    if (old === undefined || !sameGroup(old, g, next.family)) out.push({ owner: id, before: old, after: g });
+  }
+  for (const [id, g] of prev.services) if (!next.services.has(id)) out.push({ owner: id, before: g, after: undefined });
+  return out;
+};
+
+/** Names of the services whose group differs between two rulesets (added, removed or changed). */
+export const changedServiceIds = (prev: Ruleset, next: Ruleset): Set<string> => {
+  const changed = new Set<string>();
+  for (const nf of next.families) {
+    const pf = prev.families.find((f) => f.family === nf.family);
+    if (pf === undefined) {
+      for (const id of nf.services.keys()) changed.add(id);
+      continue;
+    }
+    for (const c of ownerChanges(pf, nf)) if (c.owner !== BASE_OWNER) changed.add(c.owner);
+  }
+  return changed;
 };
 
 /**
  * Incremental sync: only what differs. Order keeps every reference valid at each step: new sets and chains first,
  * then rewritten chains (flush + rules), element deletions before additions, and finally removed chains (flushed,
  * then deleted) and removed sets, when nothing points at them any more.
+ *
+ * `indexes` (the index of `prev`'s tables, as fullTransaction or an earlier diff left it) is updated in place to
+ * describe `next`; without it one is built from `prev`. Returns the ids of the services that changed.
  */
-export const diffTransaction = (prev: Ruleset, next: Ruleset, tx: Transaction = new Transaction()): Transaction => {
+export const diffTransaction = (
+  prev: Ruleset,
+  next: Ruleset,
+  tx: Transaction = new Transaction(),
+  indexes: TableIndexes = new Map(),
+): { tx: Transaction; changed: Set<string> } => {
+  const changedIds = new Set<string>();
   for (const nfr of next.families) {
     const f = nfr.family;
     const pfr = prev.families.find((x) => x.family === f);
-    const n = flatten(nfr);
     if (pfr === undefined) {
-      fullTransaction({ families: [nfr] }, new Map(), tx);
+      fullTransaction({ families: [nfr] }, new Map(), tx, indexes);
+      for (const id of nfr.services.keys()) changedIds.add(id);
       continue;
     }
-    const p = flatten(pfr);
-    const recreatedSets = new Set<string>();
-    for (const [name, s] of n.sets) {
-      const old = p.sets.get(name);
-      if (old === undefined) tx.add(f, { kind: 'set', set: s });
-      else if (!sameSet(old, s)) recreatedSets.add(name);
+    let ix = indexes.get(f);
+    if (ix === undefined) {
+      ix = TableIndex.of(pfr);
+      indexes.set(f, ix);
     }
-    for (const [name, c] of n.chains) if (!p.chains.has(name)) tx.add(f, { kind: 'chain', chain: c });
-    for (const [name, c] of n.chains) {
-      const old = p.chains.get(name);
-      if (old !== undefined && sameChain(old, c, f)) continue;
-      if (old !== undefined) tx.flush(f, { kind: 'chain', chain: c });
-      for (const r of c.rules) tx.add(f, { kind: 'rule', chain: name, rule: r });
+    const changes = ownerChanges(pfr, nfr);
+    for (const c of changes) if (c.owner !== BASE_OWNER) changedIds.add(c.owner);
+    diffFamily(f, ix, changes, tx);
+  }
+  return { tx, changed: changedIds };
+};
+
+const diffFamily = (f: IPFamily, ix: TableIndex, changes: readonly OwnerChange[], tx: Transaction): void => {
+  const oldSets = new Map<string, SetDef>();
+  const newSets = new Map<string, SetDef>();
+  const oldChains = new Map<string, Chain>();
+  const newChains = new Map<string, Chain>();
+  for (const c of changes) {
+    for (const s of c.before?.sets ?? []) oldSets.set(s.name, s);
+    for (const s of c.after?.sets ?? []) newSets.set(s.name, s);
+    for (const ch of c.before?.chains ?? []) oldChains.set(ch.name, ch);
+    for (const ch of c.after?.chains ?? []) newChains.set(ch.name, ch);
+  }
+
+  const recreated = new Set<string>();
+  for (const [name, s] of newSets) {
+    const old = ix.sets.get(name);
+    if (old === undefined) tx.add(f, { kind: 'set', set: s });
+    else if (!sameSet(old, s)) recreated.add(name);
+  }
+  for (const [name, c] of newChains) if (!ix.chains.has(name)) tx.add(f, { kind: 'chain', chain: c });
+  for (const [name, c] of newChains) {
+    const old = ix.chains.get(name);
+    if (old !== undefined && sameChain(old, c, f)) continue;
+    if (old !== undefined) tx.flush(f, { kind: 'chain', chain: c });
+    for (const r of c.rules) tx.add(f, { kind: 'rule', chain: name, rule: r });
+  }
+  const goneSets = [...oldSets.keys()].filter((n) => !newSets.has(n));
+  const goneChains = [...oldChains.keys()].filter((n) => !newChains.has(n));
+
+  // Elements: move the changed owners' claims, then compare what each touched key holds before and after.
+  const touched = new Map<string, Map<string, Element | undefined>>();
+  const touch = (set: string, key: string): void => {
+    let m = touched.get(set);
+    if (m === undefined) {
+      m = new Map();
+      touched.set(set, m);
     }
-    for (const [name, els] of n.elements) {
-      const set = n.sets.get(name)!;
-      const oldEls = p.elements.get(name) ?? new Map<string, Element>();
-      if (recreatedSets.has(name)) continue;
-      const removed: Element[] = [];
-      const added: Element[] = [];
-      for (const [k, e] of oldEls) {
-        const now = els.get(k);
-        if (now === undefined || !sameVerdict(now, e)) removed.push(e);
-      }
-      for (const [k, e] of els) {
-        const before = oldEls.get(k);
-        if (before === undefined || !sameVerdict(before, e)) added.push(e);
-      }
-      addElements(tx, f, set, removed, 'delete');
-      addElements(tx, f, set, added, 'add');
-    }
-    const goneChains = [...p.chains.keys()].filter((c) => !n.chains.has(c));
-    for (const c of goneChains) tx.flush(f, { kind: 'chain', chain: { name: c } });
-    for (const c of goneChains) tx.delete(f, { kind: 'chain', chain: { name: c } });
-    for (const [name, s] of p.sets) if (!n.sets.has(name) || recreatedSets.has(name)) tx.delete(f, { kind: 'set', set: s });
-    for (const name of recreatedSets) {
-      const s = n.sets.get(name)!;
-      tx.add(f, { kind: 'set', set: s });
-      addElements(tx, f, s, [...n.elements.get(name)!.values()], 'add');
+    if (!m.has(key)) m.set(key, ix.effective(set, key));
+  };
+  for (const c of changes) {
+    for (const { set, element } of c.before?.elements ?? []) {
+      const k = renderElementKey(element);
+      touch(set, k);
+      ix.release(c.owner, set, k);
     }
   }
-  return tx;
+  for (const c of changes) {
+    for (const { set, element } of c.after?.elements ?? []) {
+      const k = renderElementKey(element);
+      touch(set, k);
+      ix.claim(c.owner, set, k, element);
+    }
+  }
+  for (const n of goneSets) ix.sets.delete(n);
+  for (const [n, s] of newSets) ix.sets.set(n, s);
+  for (const n of goneChains) ix.chains.delete(n);
+  for (const [n, c] of newChains) ix.chains.set(n, c);
+
+  const adds: [SetDef, Element[]][] = [];
+  for (const [set, keys] of touched) {
+    const def = ix.sets.get(set);
+    if (def === undefined || recreated.has(set)) continue; // gone (deleted whole) or re-filled below
+    const removed: Element[] = [];
+    const added: Element[] = [];
+    for (const [k, before] of keys) {
+      const after = ix.effective(set, k);
+      if (before !== undefined && (after === undefined || !sameValue(before, after))) removed.push(before);
+      if (after !== undefined && (before === undefined || !sameValue(before, after))) added.push(after);
+    }
+    addElements(tx, f, def, removed, 'delete');
+    if (added.length > 0) adds.push([def, added]);
+  }
+  for (const [def, added] of adds) addElements(tx, f, def, added, 'add');
+
+  for (const c of goneChains) tx.flush(f, { kind: 'chain', chain: { name: c } });
+  for (const c of goneChains) tx.delete(f, { kind: 'chain', chain: { name: c } });
+  for (const name of goneSets) tx.delete(f, { kind: 'set', set: oldSets.get(name)! });
+  for (const name of recreated) {
+    const s = ix.sets.get(name)!;
+    tx.delete(f, { kind: 'set', set: s });
+    tx.add(f, { kind: 'set', set: s });
+    addElements(tx, f, s, [...ix.elements(name)].map(([, e]) => e), 'add');
+  }
 };

@@ -183,7 +183,7 @@ const applyLine = (tables: Map<string, FakeTable>, line: string): void => {
       if (verb === 'add' || verb === 'create') {
         const def = body(rest ?? '');
         if (s !== undefined && (verb === 'create' || s.def !== def)) fail('File exists');
-        const type = /type ([^;:]+)/.exec(def)?.[1] ?? fail('set without type');
+        const type = /\btype(?:of)? ([^;:]+)/.exec(def)?.[1] ?? fail('set without type');
         if (s === undefined) t.sets.set(name, { kind, def, arity: type.split(' . ').length, elements: new Map() });
       } else if (verb === 'flush') {
         (s ?? fail(`No such file or directory: ${kind} ${name}`)).elements.clear();
@@ -216,6 +216,9 @@ const applyLine = (tables: Map<string, FakeTable>, line: string): void => {
           continue;
         }
         if (s.kind === 'map' && v === undefined) fail(`map element ${k} without a value`);
+        if (s.kind === 'map' && v !== undefined && /^typeof /.test(s.def) !== !/^(?:jump|goto|accept|drop|return)\b/.test(v)) {
+          fail(`map element ${k} : ${v} does not match the type of ${name}`);
+        }
         if (s.kind === 'set' && v !== undefined) fail(`set element ${k} with a value`);
         if (v !== undefined) references(t, v);
         if (s.elements.has(k) && (verb === 'create' || s.elements.get(k) !== v)) fail(`File exists: element ${k} in ${name}`);

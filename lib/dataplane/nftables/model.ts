@@ -8,8 +8,11 @@ export type L4 = 'tcp' | 'udp' | 'sctp';
 export type AddrField = 'saddr' | 'daddr';
 /** Parts of a map/set lookup key taken from the packet. */
 export type KeyField = 'daddr' | 'saddr' | 'l4proto' | 'dport';
-/** Element types of a set key. */
-export type KeyType = 'addr' | 'proto' | 'port';
+/**
+ * Element types of a set key. 'slot' is an endpoint-slot number (the key of an endpoint map, declared with
+ * `typeof numgen …` because nft 1.0.6 refuses a plain integer type against numgen).
+ */
+export type KeyType = 'addr' | 'proto' | 'port' | 'slot';
 
 export type Verdict =
   | { readonly v: 'accept' | 'drop' | 'return' }
@@ -41,8 +44,13 @@ export type Action =
   | { readonly a: 'vmap'; readonly key: readonly KeyField[]; readonly map: string }
   /** `numgen random mod N vmap { 0 : goto c0, … }` */
   | { readonly a: 'numgenGoto'; readonly chains: readonly string[] }
-  /** `meta l4proto tcp dnat to …` (one target, or `numgen random mod N map { … }` over several) */
-  | { readonly a: 'dnat'; readonly proto: L4; readonly targets: readonly DnatTarget[] }
+  /** `meta l4proto tcp dnat to ip:port` (one target) */
+  | { readonly a: 'dnat'; readonly proto: L4; readonly targets: readonly [DnatTarget] }
+  /**
+   * `meta l4proto tcp dnat ip to numgen random mod N offset O map @endpoints-G`: picks slot O…O+N-1 of a shared
+   * endpoint map (slot → address . port). A missing slot makes the rule not match.
+   */
+  | { readonly a: 'dnatSlots'; readonly proto: L4; readonly map: string; readonly mod: number; readonly offset: number }
   | { readonly a: 'markOr' | 'markXor'; readonly mask: number }
   | { readonly a: 'masquerade' }
   /** `update @set { ip saddr timeout Ns }` */
@@ -72,13 +80,17 @@ export interface SetDef {
   readonly kind: 'set' | 'map';
   readonly key: readonly KeyType[];
   readonly flags: readonly ('interval' | 'dynamic' | 'timeout')[];
+  /** Maps: what the values are. Default verdicts; 'endpoint' = address . port (DNAT targets). */
+  readonly data?: 'verdict' | 'endpoint';
 }
 
 export interface Element {
   /** One string per key part (an address/CIDR, a protocol name, a port). */
   readonly key: readonly string[];
-  /** Maps only. */
+  /** Verdict maps only. */
   readonly value?: Verdict;
+  /** Endpoint maps only: [address, port]. */
+  readonly data?: readonly [string, string];
 }
 
 export interface ElementRef {
@@ -94,11 +106,26 @@ export interface ObjectGroup {
   readonly elements: readonly ElementRef[];
 }
 
+/**
+ * Where one endpoint selection (a service's cluster or local endpoints) lives in the shared endpoint maps:
+ * slots offset…offset+endpoints.length-1 of map `endpoints-<group>`, with room up to offset+capacity.
+ */
+export interface SlotRange {
+  readonly group: number;
+  readonly offset: number;
+  /** A power of two; the range is aligned to it. */
+  readonly capacity: number;
+  /** Endpoint keys (`ip|port`) in slot order: kept in place across syncs so a change touches few elements. */
+  readonly endpoints: readonly string[];
+}
+
 export interface FamilyRuleset {
   readonly family: IPFamily;
   readonly base: ObjectGroup;
   /** By ServicePlan id. */
   readonly services: ReadonlyMap<string, ObjectGroup>;
+  /** Slot ranges by selection key (`<plan id>|cluster` / `<plan id>|local`), threaded from one build to the next. */
+  readonly slots: ReadonlyMap<string, SlotRange>;
 }
 
 export interface Ruleset {

@@ -60,12 +60,12 @@ export const renderAction = (a: Action, family: IPFamily): string => {
     case 'numgenGoto':
       return `numgen random mod ${a.chains.length} vmap { ${a.chains.map((c, i) => `${i} : goto ${c}`).join(', ')} }`;
     case 'dnat': {
-      if (a.targets.length === 1) {
-        const t = a.targets[0]!;
-        return `meta l4proto ${a.proto} dnat to ${renderTarget(t.ip, t.port, family)}`;
-      }
-      const entries = a.targets.map((t, i) => `${i} : ${t.ip} . ${t.port}`).join(', ');
-      return `meta l4proto ${a.proto} dnat ${ipKw(family)} to numgen random mod ${a.targets.length} map { ${entries} }`;
+      const t = a.targets[0];
+      return `meta l4proto ${a.proto} dnat to ${renderTarget(t.ip, t.port, family)}`;
+    }
+    case 'dnatSlots': {
+      const offset = a.offset === 0 ? '' : ` offset ${a.offset}`;
+      return `meta l4proto ${a.proto} dnat ${ipKw(family)} to numgen random mod ${a.mod}${offset} map @${a.map}`;
     }
     case 'markOr':
       return `meta mark set meta mark | ${hex(a.mask)}`;
@@ -95,9 +95,13 @@ export const chainRuleTexts = (chain: Chain, family: IPFamily): readonly string[
 };
 
 const keyTypeName = (t: KeyType, family: IPFamily): string =>
-  t === 'addr' ? (family === 4 ? 'ipv4_addr' : 'ipv6_addr') : t === 'proto' ? 'inet_proto' : 'inet_service';
+  t === 'addr' ? (family === 4 ? 'ipv4_addr' : 'ipv6_addr') : t === 'proto' ? 'inet_proto' : t === 'port' ? 'inet_service' : 'integer';
 
 export const renderSetBody = (s: SetDef, family: IPFamily): string => {
+  if (s.data === 'endpoint') {
+    // A plain integer key type is refused against numgen; `th dport` (not `tcp dport`) serves every protocol.
+    return `{ typeof numgen random mod 1 : ${ipKw(family)} daddr . th dport ; }`;
+  }
   const type = s.key.map((k) => keyTypeName(k, family)).join(' . ') + (s.kind === 'map' ? ' : verdict' : '');
   const flags = s.flags.length > 0 ? ` flags ${s.flags.join(',')} ;` : '';
   return `{ type ${type} ;${flags} }`;
@@ -107,5 +111,10 @@ export const renderChainBody = (c: Chain): string =>
   c.base === undefined ? '' : ` { type ${c.base.type} hook ${c.base.hook} priority ${c.base.priority} ; policy accept ; }`;
 
 export const renderElementKey = (e: Element): string => e.key.join(' . ');
-export const renderElement = (e: Element): string =>
-  e.value === undefined ? renderElementKey(e) : `${renderElementKey(e)} : ${renderVerdict(e.value)}`;
+/** The value part of a map element ('' for set elements). */
+export const renderElementValue = (e: Element): string =>
+  e.value !== undefined ? renderVerdict(e.value) : e.data !== undefined ? e.data.join(' . ') : '';
+export const renderElement = (e: Element): string => {
+  const v = renderElementValue(e);
+  return v === '' ? renderElementKey(e) : `${renderElementKey(e)} : ${v}`;
+};

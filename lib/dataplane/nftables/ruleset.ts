@@ -1,14 +1,16 @@
 /**
  * DesiredState → typed nftables ruleset (one table per family). Pure.
  *
- * Fixed chains hold a handful of rules; everything per service port lives in map/set elements plus that service's
- * own chains, so a service change is a few element updates and a rewrite of its chains. See README.md.
+ * Fixed chains hold a handful of rules; everything per service port lives in map/set elements (endpoints in shared
+ * slot maps, see slots.ts) plus that service's own chains, so a service change is a few element updates and at
+ * most a rewrite of its chains. Nothing in the fixed part grows with services. See README.md.
  */
 import type { IPFamily } from '../../model/types.ts';
 import type { DesiredState, FamilySettings, PlannedEndpoint, ServicePlan } from '../../plan/types.ts';
 import { normalizeCidrs } from './addr.ts';
 import {
   MASQ_MARK,
+  type SlotRange,
   type Action,
   type Chain,
   type ElementRef,
@@ -29,6 +31,7 @@ import {
   localChainName,
   serviceChainName,
 } from './names.ts';
+import { SlotAllocator, endpointMapName } from './slots.ts';
 
 // Fixed object names.
 export const SERVICE_IPS = 'service-ips';
@@ -81,7 +84,7 @@ export const buildBase = (
   family: IPFamily,
   settings: FamilySettings,
   masqueradeAll: boolean,
-  services: readonly ServicePlan[],
+  endpointGroups: readonly number[],
 ): ObjectGroup => {
   const clusterCidrs = normalizeCidrs(settings.clusterCIDRs);
   const nodePort = nodePortMatches(family, settings);
@@ -155,29 +158,64 @@ export const buildBase = (
     { name: REJECT_CHAIN, rules: [rule([], { a: 'reject', tcpReset: true }), rule([], { a: 'reject', tcpReset: false })] },
   ];
 
-  const clusterIPs = new Set<string>();
-  const endpointIPs = new Set<string>();
-  for (const p of services) {
-    if (p.family !== family) continue;
-    if (p.clusterIP !== '') clusterIPs.add(p.clusterIP);
-    for (const ep of p.clusterEndpoints) endpointIPs.add(ep.ip);
-    for (const ep of p.localEndpoints) endpointIPs.add(ep.ip);
-  }
+  // cluster-ips and hairpin-endpoints elements belong to the services that need them (see buildService).
   const elements: ElementRef[] = [
-    ...[...clusterIPs].sort().map((ip) => ({ set: CLUSTER_IPS, element: { key: [ip] } })),
     ...[...new Set(settings.nodePortAddresses)].sort().map((ip) => ({ set: NODEPORT_IPS, element: { key: [ip] } })),
     ...clusterCidrs.map((c) => ({ set: CLUSTER_CIDRS, element: { key: [c] } })),
-    ...[...endpointIPs].sort().map((ip) => ({ set: HAIRPIN_ENDPOINTS, element: { key: [ip, ip] } })),
   ];
-  return { chains, sets: setDefs, elements };
+  const endpointMaps = endpointGroups.map(
+    (g): SetDef => ({ name: endpointMapName(g), kind: 'map', key: ['slot'], flags: [], data: 'endpoint' }),
+  );
+  return { chains, sets: [...setDefs, ...endpointMaps], elements };
 };
 
 const l4 = (p: ServicePlan): L4 => p.protocol.toLowerCase() as L4;
 
+const endpointKey = (e: PlannedEndpoint): string => `${e.ip}|${e.port}`;
+export const clusterSelectionKey = (p: ServicePlan): string => `${p.id}|cluster`;
+export const localSelectionKey = (p: ServicePlan): string => `${p.id}|local`;
+
+/** Which of a service's selection chains exist: the cluster one (`service-…`) and the local one (`local-…`). */
+const selectionUse = (p: ServicePlan): { readonly cluster: boolean; readonly local: boolean; readonly hasExternal: boolean } => {
+  const hasExternal = p.externalIPs.length > 0 || p.loadBalancerIPs.length > 0 || p.nodePort !== 0;
+  const internalUses = p.internalVerdict === 'endpoints' ? (p.internalPolicyLocal ? 'local' : 'cluster') : undefined;
+  const externalUsesLocal = hasExternal && p.externalVerdict === 'endpoints' && p.externalPolicyLocal;
+  const externalUsesCluster = hasExternal && p.externalVerdict === 'endpoints';
+  return {
+    cluster: p.clusterEndpoints.length > 0 && (internalUses === 'cluster' || externalUsesCluster),
+    local: p.localEndpoints.length > 0 && (internalUses === 'local' || externalUsesLocal),
+    hasExternal,
+  };
+};
+
+/** Selections that live in the shared endpoint maps: several endpoints, no affinity (which needs its own chains). */
+const slotSelections = (p: ServicePlan): { key: string; endpoints: string[] }[] => {
+  if (p.affinityTimeoutSeconds !== undefined) return [];
+  const use = selectionUse(p);
+  const out: { key: string; endpoints: string[] }[] = [];
+  const add = (key: string, eps: readonly PlannedEndpoint[]): void => {
+    const keys = [...new Set(eps.map(endpointKey))];
+    if (keys.length > 1) out.push({ key, endpoints: keys });
+  };
+  if (use.cluster) add(clusterSelectionKey(p), p.clusterEndpoints);
+  if (use.local) add(localSelectionKey(p), p.localEndpoints);
+  return out;
+};
+
+type SlotLookup = (key: string) => SlotRange | undefined;
+
 /** Rules that pick one of `endpoints` and DNAT to it (with per-endpoint chains only when affinity needs them). */
-const selectionRules = (p: ServicePlan, endpoints: readonly PlannedEndpoint[]): Rule[] => {
+const selectionRules = (
+  p: ServicePlan,
+  endpoints: readonly PlannedEndpoint[],
+  range: SlotRange | undefined,
+): Rule[] => {
   if (p.affinityTimeoutSeconds === undefined) {
-    return [rule([], { a: 'dnat', proto: l4(p), targets: endpoints.map((e) => ({ ip: e.ip, port: e.port })) })];
+    if (range !== undefined) {
+      return [rule([], { a: 'dnatSlots', proto: l4(p), map: endpointMapName(range.group), mod: range.endpoints.length, offset: range.offset })];
+    }
+    const e = endpoints[0]!;
+    return [rule([], { a: 'dnat', proto: l4(p), targets: [{ ip: e.ip, port: e.port }] })];
   }
   const chains = endpoints.map((e) => endpointChainName(p, e));
   return [
@@ -195,7 +233,7 @@ const uniqueEndpoints = (lists: readonly (readonly PlannedEndpoint[])[]): Planne
 };
 
 /** Everything one service port contributes: its chains, affinity sets and map elements. */
-export const buildService = (p: ServicePlan, settings: FamilySettings): ObjectGroup => {
+export const buildService = (p: ServicePlan, settings: FamilySettings, slotOf: SlotLookup = () => undefined): ObjectGroup => {
   const proto = l4(p);
   const chains: Chain[] = [];
   const sets: SetDef[] = [];
@@ -203,17 +241,32 @@ export const buildService = (p: ServicePlan, settings: FamilySettings): ObjectGr
   const port = String(p.port);
 
   const externalIPs = [...new Set([...p.externalIPs, ...p.loadBalancerIPs])];
-  const hasExternal = externalIPs.length > 0 || p.nodePort !== 0;
+  const use = selectionUse(p);
+  const hasExternal = use.hasExternal;
   const internalUses = p.internalVerdict === 'endpoints' ? (p.internalPolicyLocal ? 'local' : 'cluster') : undefined;
-  const externalUsesLocal = hasExternal && p.externalVerdict === 'endpoints' && p.externalPolicyLocal;
-  const externalUsesCluster = hasExternal && p.externalVerdict === 'endpoints';
 
-  const clusterChain =
-    p.clusterEndpoints.length > 0 && (internalUses === 'cluster' || externalUsesCluster) ? serviceChainName(p) : undefined;
-  const localChain =
-    p.localEndpoints.length > 0 && (internalUses === 'local' || externalUsesLocal) ? localChainName(p) : undefined;
-  if (clusterChain !== undefined) chains.push({ name: clusterChain, rules: selectionRules(p, p.clusterEndpoints) });
-  if (localChain !== undefined) chains.push({ name: localChain, rules: selectionRules(p, p.localEndpoints) });
+  const clusterChain = use.cluster ? serviceChainName(p) : undefined;
+  const localChain = use.local ? localChainName(p) : undefined;
+  const byKey = new Map<string, PlannedEndpoint>();
+  for (const e of [...p.clusterEndpoints, ...p.localEndpoints]) byKey.set(endpointKey(e), e);
+  const addSelection = (name: string, endpoints: readonly PlannedEndpoint[], selectionKey: string): void => {
+    const range = p.affinityTimeoutSeconds === undefined ? slotOf(selectionKey) : undefined;
+    chains.push({ name, rules: selectionRules(p, endpoints, range) });
+    if (range === undefined) return;
+    const map = endpointMapName(range.group);
+    range.endpoints.forEach((k, i) => {
+      const e = byKey.get(k)!;
+      elements.push({ set: map, element: { key: [String(range.offset + i)], data: [e.ip, String(e.port)] } });
+    });
+  };
+  if (clusterChain !== undefined) addSelection(clusterChain, p.clusterEndpoints, clusterSelectionKey(p));
+  if (localChain !== undefined) addSelection(localChain, p.localEndpoints, localSelectionKey(p));
+
+  // Shared sets: the set keeps one element per key however many services claim it (see diff.ts).
+  if (p.clusterIP !== '') elements.push({ set: CLUSTER_IPS, element: { key: [p.clusterIP] } });
+  for (const ip of new Set([...p.clusterEndpoints, ...p.localEndpoints].map((e) => e.ip))) {
+    elements.push({ set: HAIRPIN_ENDPOINTS, element: { key: [ip, ip] } });
+  }
 
   if (p.affinityTimeoutSeconds !== undefined) {
     const used = uniqueEndpoints([clusterChain ? p.clusterEndpoints : [], localChain ? p.localEndpoints : []]);
@@ -286,17 +339,50 @@ export const buildService = (p: ServicePlan, settings: FamilySettings): ObjectGr
   return { chains, sets, elements };
 };
 
-/** The whole ruleset. `reuse` lets a caller keep previously built groups of services that did not change. */
+export type ReuseGroup = (family: IPFamily, plan: ServicePlan) => ObjectGroup | undefined;
+
+/**
+ * The whole ruleset. `previous` (the ruleset the kernel holds) carries the endpoint-slot allocation forward, so
+ * unchanged services keep their slots; without it slots are allocated afresh (a full sync). `reuse` lets a caller
+ * keep previously built groups of services that did not change — they must come from `previous`.
+ */
 export const buildRuleset = (
   state: DesiredState,
   families: readonly IPFamily[] = [4, 6],
-  reuse?: (family: IPFamily, plan: ServicePlan) => ObjectGroup | undefined,
+  previous?: Ruleset,
+  reuse?: ReuseGroup,
 ): Ruleset => ({
   families: families.map((family): FamilyRuleset => {
     const settings = state.families[family];
     const plans = state.services.filter((p) => p.family === family);
+    const prev = previous?.families.find((f) => f.family === family);
+    const slots = new SlotAllocator(prev?.slots);
+    const reused = new Map<string, ObjectGroup>();
+    const wanted = new Map<string, string[]>();
+    for (const p of plans) {
+      const g = prev === undefined ? undefined : reuse?.(family, p);
+      if (g !== undefined) {
+        reused.set(p.id, g);
+        // Its ranges stay exactly as they were.
+        for (const k of [clusterSelectionKey(p), localSelectionKey(p)]) if (slots.get(k) !== undefined) wanted.set(k, []);
+        continue;
+      }
+      for (const sel of slotSelections(p)) wanted.set(sel.key, sel.endpoints);
+    }
+    // Free what is gone or outgrown first, so that room is reused by what follows.
+    for (const k of [...slots.keys()]) {
+      const eps = wanted.get(k);
+      if (eps === undefined || (eps.length > 0 && !slots.keeps(k, eps.length))) slots.free(k);
+    }
+    for (const [k, eps] of wanted) if (eps.length > 0) slots.assign(k, eps);
+    const slotOf = (k: string): SlotRange | undefined => slots.get(k);
     const services = new Map<string, ObjectGroup>();
-    for (const p of plans) services.set(p.id, reuse?.(family, p) ?? buildService(p, settings));
-    return { family, base: buildBase(family, settings, state.masqueradeAll, plans), services };
+    for (const p of plans) services.set(p.id, reused.get(p.id) ?? buildService(p, settings, slotOf));
+    return {
+      family,
+      base: buildBase(family, settings, state.masqueradeAll, slots.groupsInUse()),
+      services,
+      slots: slots.result,
+    };
   }),
 });

@@ -121,6 +121,20 @@ class Evaluator {
       case 'dnat':
         if (p.proto !== a.proto) return nextRule(p);
         return a.targets.map((t) => ({ kind: 'accept' as const, pkt: { ...p, dst: t.ip, dport: t.port, dnat: true } }));
+      case 'dnatSlots': {
+        if (p.proto !== a.proto) return nextRule(p);
+        // numgen yields offset…offset+mod-1; a slot missing from the map makes the rule not match (the kernel's
+        // lookup fails and evaluation goes on with the next rule).
+        const slots = this.t.elements.get(a.map);
+        const out: Outcome[] = [];
+        let missing = false;
+        for (let k = a.offset; k < a.offset + a.mod; k++) {
+          const d = slots?.get(String(k))?.data;
+          if (d === undefined) missing = true;
+          else out.push({ kind: 'accept', pkt: { ...p, dst: d[0], dport: Number(d[1]), dnat: true } });
+        }
+        return missing ? [...out, ...nextRule(p)] : out;
+      }
       case 'markOr':
         return cont({ ...p, mark: p.mark | a.mask });
       case 'markXor':

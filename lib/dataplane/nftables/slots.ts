@@ -1,0 +1,169 @@
+/**
+ * Endpoint-slot allocation: every multi-endpoint selection (a service's cluster or local endpoints) gets an aligned,
+ * power-of-two range of slots in one of the shared endpoint maps `endpoints-<group>`. nft 1.0.6 spends ≈2 ms per
+ * anonymous map and the kernel's cost grows with (elements × rules bound to a map), so services share maps in small
+ * groups (see README "Scale"). Ranges are kept across syncs (a change rewrites only that selection's elements, plus
+ * its rule when the count or range moves), reallocated when outgrown or far too large, and freed ranges are reused.
+ * Pure: a new table is derived from the previous one.
+ */
+import type { SlotRange } from './model.ts';
+
+/** Slots per endpoint map. A selection needing more gets a map of its own. */
+export const GROUP_SLOTS = 512;
+/** Selections (rules bound to one map) per endpoint map. */
+export const GROUP_SELECTIONS = 32;
+export const MIN_CAPACITY = 2;
+
+export const endpointMapName = (group: number): string => `endpoints-${group}`;
+
+export const capacityFor = (n: number): number => {
+  let c = MIN_CAPACITY;
+  while (c < n) c *= 2;
+  return c;
+};
+
+/** A kept range may be reused while it fits and is not more than 4× what the selection needs. */
+const fits = (r: SlotRange, n: number): boolean => n <= r.capacity && capacityFor(n) * 4 > r.capacity;
+
+interface GroupUse {
+  used: Uint8Array;
+  selections: number;
+}
+
+/**
+ * Endpoints in slot order: those already in a slot below `n` stay where they are; the others fill the holes in the
+ * order given.
+ */
+const placeEndpoints = (previous: readonly string[], wanted: readonly string[]): string[] => {
+  const n = wanted.length;
+  const want = new Set(wanted);
+  const slots: (string | undefined)[] = new Array<string | undefined>(n).fill(undefined);
+  const placed = new Set<string>();
+  for (let i = 0; i < Math.min(previous.length, n); i++) {
+    const k = previous[i]!;
+    if (want.has(k)) {
+      slots[i] = k;
+      placed.add(k);
+    }
+  }
+  let next = 0;
+  for (const k of wanted) {
+    if (placed.has(k)) continue;
+    while (slots[next] !== undefined) next++;
+    slots[next] = k;
+  }
+  return slots as string[];
+};
+
+export class SlotAllocator {
+  private readonly table: Map<string, SlotRange>;
+  private readonly groups = new Map<number, GroupUse>();
+  /** Groups that may still have room, lowest first. */
+  private open: number[] = [];
+
+  constructor(previous: ReadonlyMap<string, SlotRange> | undefined) {
+    this.table = new Map(previous);
+    for (const r of this.table.values()) this.mark(r, 1);
+    this.open = [...this.groups]
+      .filter(([, g]) => g.selections < GROUP_SELECTIONS && g.used.indexOf(0) !== -1)
+      .map(([k]) => k)
+      .sort((a, b) => a - b);
+  }
+
+  /** The allocation so far. */
+  get result(): ReadonlyMap<string, SlotRange> {
+    return this.table;
+  }
+
+  /** Groups with at least one range, ascending. */
+  groupsInUse(): number[] {
+    return [...this.groups.keys()].sort((a, b) => a - b);
+  }
+
+  get(key: string): SlotRange | undefined {
+    return this.table.get(key);
+  }
+
+  /** Keys allocated before (for finding selections that are gone). */
+  keys(): IterableIterator<string> {
+    return this.table.keys();
+  }
+
+  free(key: string): void {
+    const r = this.table.get(key);
+    if (r === undefined) return;
+    this.table.delete(key);
+    this.mark(r, 0);
+    const g = this.groups.get(r.group)!;
+    if (g.selections === 0) this.groups.delete(r.group);
+    else if (!this.open.includes(r.group)) this.open = [...this.open, r.group].sort((a, b) => a - b);
+  }
+
+  /** Whether `key`'s current range can keep serving `n` endpoints. */
+  keeps(key: string, n: number): boolean {
+    const r = this.table.get(key);
+    return r !== undefined && fits(r, n);
+  }
+
+  /**
+   * The range for `key` holding `endpoints` (keys `ip|port`, distinct): the current one when it fits (endpoints kept
+   * in their slots), else a new one — call after freeing everything that is gone, so freed room is reused.
+   */
+  assign(key: string, endpoints: readonly string[]): SlotRange {
+    const old = this.table.get(key);
+    if (old !== undefined && fits(old, endpoints.length)) {
+      const placed = placeEndpoints(old.endpoints, endpoints);
+      const same = placed.length === old.endpoints.length && placed.every((k, i) => k === old.endpoints[i]);
+      if (same) return old;
+      const r: SlotRange = { ...old, endpoints: placed };
+      this.table.set(key, r);
+      return r;
+    }
+    if (old !== undefined) this.free(key);
+    const capacity = capacityFor(endpoints.length);
+    const r: SlotRange = { ...this.place(capacity), capacity, endpoints: [...endpoints] };
+    this.table.set(key, r);
+    this.mark(r, 1);
+    return r;
+  }
+
+  private place(capacity: number): { group: number; offset: number } {
+    for (const group of this.open) {
+      const g = this.groups.get(group);
+      if (g === undefined || g.selections >= GROUP_SELECTIONS) continue;
+      const offset = freeAligned(g.used, capacity);
+      if (offset !== undefined) return { group, offset };
+    }
+    let group = 0;
+    while (this.groups.has(group)) group++;
+    return { group, offset: 0 };
+  }
+
+  private mark(r: SlotRange, value: 0 | 1): void {
+    let g = this.groups.get(r.group);
+    if (g === undefined) {
+      g = { used: new Uint8Array(Math.max(GROUP_SLOTS, r.offset + r.capacity)), selections: 0 };
+      this.groups.set(r.group, g);
+      if (!this.open.includes(r.group)) this.open = [...this.open, r.group].sort((a, b) => a - b);
+    }
+    g.used.fill(value, r.offset, r.offset + r.capacity);
+    g.selections += value === 1 ? 1 : -1;
+    if (value === 1 && (g.selections >= GROUP_SELECTIONS || g.used.indexOf(0) === -1)) {
+      this.open = this.open.filter((x) => x !== r.group);
+    }
+  }
+}
+
+const freeAligned = (used: Uint8Array, capacity: number): number | undefined => {
+  for (let o = 0; o + capacity <= used.length; o += capacity) {
+    let free = true;
+    for (let i = o; i < o + capacity; i++) {
+      if (used[i] !== 0) {
+        free = false;
+        break;
+      }
+    }
+    if (free) return o;
+  }
+  return undefined;
+};
