@@ -37,22 +37,31 @@ kernelTest('kernel accepts the full and incremental transactions; nft list shows
   const v4 = (await runner.listTable('ip', 'switchyard'))!;
   t.regex(v4, /chain nat-prerouting \{\n\s+type nat hook prerouting priority dstnat; policy accept;/);
   t.regex(v4, /10\.96\.0\.10 \. tcp \. 80 : goto service-GI4LURLZ-default\/web\/tcp\//);
-  t.regex(v4, /dnat ip to numgen random mod 2 map \{ 0 : 10\.244\.1\.5 \. 8080, 1 : 10\.244\.2\.7 \. 8080 \}/);
+  t.regex(v4, /meta l4proto tcp dnat ip to numgen random mod 2 offset 4 map @endpoints-tcp-0/);
+  t.regex(v4, /map endpoints-tcp-0 \{\n\s+typeof numgen random mod 1 : ip daddr \. tcp dport\n\s+elements = \{[^}]*4 : 10\.244\.1\.5 \. 8080,\s+5 : 10\.244\.2\.7 \. 8080/);
+  t.regex(v4, /meta l4proto udp dnat to 10\.244\.2\.9:53/);
   t.regex(v4, /update @affinity-\S+ \{ ip saddr timeout 3h \}/);
   t.regex(v4, /ip saddr != 203\.0\.113\.0\/24 drop/);
   const v6 = (await runner.listTable('ip6', 'switchyard'))!;
   t.regex(v6, /fd00:96::10 \. tcp \. 80 : goto service-/);
+  t.regex(v6, /dnat ip6 to numgen random mod 2 map @endpoints-tcp-0/);
 
   // Incremental: web gains an endpoint, sticky disappears, a new service appears.
   const next = richServices()
     .filter((p) => p.name !== 'sticky')
     .map((p): ServicePlan => (p.name === 'web' ? { ...p, clusterEndpoints: [...p.clusterEndpoints, ep('10.244.2.99', 8080)] } : p));
   next.push(plan({ name: 'new', clusterIP: '10.96.7.7', port: 8000, endpoints: [ep('10.244.3.3', 80)] }));
+  // Maps and rules of other protocols added later, in their own transaction (nft re-reads the maps' typeof).
+  next.push(plan({ name: 'new-udp', protocol: 'UDP', clusterIP: '10.96.7.8', port: 53, endpoints: [ep('10.244.3.4', 53), ep('10.244.3.5', 53)] }));
+  next.push(plan({ name: 'new-sctp', protocol: 'SCTP', clusterIP: '10.96.7.9', port: 99, endpoints: [ep('10.244.3.4', 99), ep('10.244.3.5', 99)] }));
   const second = await dp.sync(desired(next), { changed: undefined, forceFull: false });
   t.false(second.full);
-  t.is(second.changedServices, 3);
+  t.is(second.changedServices, 5);
   const after = (await runner.listTable('ip', 'switchyard'))!;
-  t.regex(after, /2 : 10\.244\.2\.99 \. 8080/);
+  t.regex(after, /6 : 10\.244\.2\.99 \. 8080/);
+  t.regex(after, /dnat ip to numgen random mod 3 offset 4 map @endpoints-tcp-0/);
+  t.regex(after, /meta l4proto udp dnat ip to numgen random mod 2 map @endpoints-udp-0/);
+  t.regex(after, /meta l4proto sctp dnat ip to numgen random mod 2 map @endpoints-sctp-0/);
   t.notRegex(after, /sticky/);
   t.regex(after, /10\.96\.7\.7 \. tcp \. 8000 : goto service-/);
 
@@ -85,11 +94,16 @@ kernelTest('scale: 10k services x 10 endpoints render and apply within a few sec
   const dp = new NftablesDataplane({ runner, families: [4] });
   const full = await dp.sync(desired(services), { changed: undefined, forceFull: false });
   t.log(`full sync 10k svc x 10 ep: compute ${full.computeMs.toFixed(0)} ms, apply ${full.applyMs.toFixed(0)} ms, ${(full.bytes / 1e6).toFixed(1)} MB`);
-  t.true(full.durationMs < 60_000); // see README "Scale" for measured figures
+  // Target 3 s on the reference machine (2 cores); generous here so a loaded CI box does not flake.
+  t.true(full.durationMs < 10_000, `full sync took ${full.durationMs.toFixed(0)} ms`);
   const changed = services.map((p, i) => (i === 42 ? { ...p, clusterEndpoints: p.clusterEndpoints.slice(1) } : p));
   const partial = await dp.sync(desired(changed), { changed: new Set([changed[42]!.servicePort]), forceFull: false });
-  t.log(`partial sync (1 service): compute ${partial.computeMs.toFixed(0)} ms, apply ${partial.applyMs.toFixed(0)} ms, ${partial.bytes} bytes`);
+  t.log(`partial sync (1 service): compute ${partial.computeMs.toFixed(1)} ms, apply ${partial.applyMs.toFixed(1)} ms, ${partial.bytes} bytes`);
   t.is(partial.changedServices, 1);
+  t.true(partial.bytes < 1000);
+  t.true(partial.durationMs < 250, `partial sync took ${partial.durationMs.toFixed(0)} ms`);
+  const listed = (await runner.listTable('ip', 'switchyard'))!;
+  t.regex(listed, /chain service-\S+-scale\/svc-42\/tcp\/ \{\n\s+meta l4proto tcp dnat ip to numgen random mod 9 /);
   const resync = await dp.sync(desired(changed), { changed: undefined, forceFull: true });
   t.log(`forced full resync over existing table: compute ${resync.computeMs.toFixed(0)} ms, apply ${resync.applyMs.toFixed(0)} ms`);
 });

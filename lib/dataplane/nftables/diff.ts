@@ -40,7 +40,7 @@ const sameChain = (a: Chain, b: Chain, family: IPFamily): boolean => {
 };
 
 const sameSet = (a: SetDef, b: SetDef): boolean =>
-  a.kind === b.kind && a.key.join() === b.key.join() && a.flags.join() === b.flags.join() && (a.data ?? 'verdict') === (b.data ?? 'verdict');
+  a.kind === b.kind && a.key.join() === b.key.join() && a.flags.join() === b.flags.join() && a.endpointProto === b.endpointProto;
 
 const addElements = (tx: Transaction, family: IPFamily, set: SetDef, elements: readonly Element[], verb: 'add' | 'delete'): void => {
   for (let i = 0; i < elements.length; i += ELEMENT_BATCH) {
@@ -53,8 +53,8 @@ const addElements = (tx: Transaction, family: IPFamily, set: SetDef, elements: r
 type Stale = ReadonlyMap<IPFamily, { readonly chains: readonly string[]; readonly sets: readonly { name: string; kind: 'set' | 'map' }[] }>;
 
 /**
- * Full sync: `add table` + `flush table` empties every chain and set atomically in the same transaction that
- * refills them, so the old rules serve until the commit. Chains and sets that exist in the kernel but are no longer
+ * Full sync: `add table` + `flush table` + `flush set` for each set empties everything atomically in the same
+ * transaction that refills it, so the old rules serve until the commit. Chains and sets that exist in the kernel but are no longer
  * wanted (`stale`, from a listing or the last applied ruleset) are deleted last, once nothing refers to them.
  * `indexes`, when given, receives the index of each family's new table.
  */
@@ -66,6 +66,9 @@ export const fullTransaction = (ruleset: Ruleset, stale: Stale = new Map(), tx: 
     tx.add(f, { kind: 'table' });
     tx.flush(f, { kind: 'table' });
     for (const s of ix.sets.values()) tx.add(f, { kind: 'set', set: s });
+    // `flush table` empties chains only: sets and maps keep their elements, and re-adding a key with another value
+    // would fail ("File exists"). Each set is flushed right after it is declared (so it surely exists).
+    for (const s of ix.sets.values()) tx.flush(f, { kind: 'set', set: s });
     for (const c of ix.chains.values()) tx.add(f, { kind: 'chain', chain: c });
     for (const c of ix.chains.values()) for (const r of c.rules) tx.add(f, { kind: 'rule', chain: c.name, rule: r });
     for (const [name, s] of ix.sets) addElements(tx, f, s, [...ix.elements(name)].map(([, e]) => e), 'add');

@@ -151,8 +151,8 @@ const applyLine = (tables: Map<string, FakeTable>, line: string): void => {
       tables.delete(key);
     } else if (verb === 'flush') {
       const t = tables.get(key) ?? fail('No such file or directory');
+      // As the kernel does: rules only; sets and maps keep their elements.
       for (const c of t.chains.values()) c.rules = [];
-      for (const s of t.sets.values()) s.elements.clear();
     } else fail('syntax error');
     return;
   }

@@ -47,7 +47,7 @@ export type Action =
   /** `meta l4proto tcp dnat to ip:port` (one target) */
   | { readonly a: 'dnat'; readonly proto: L4; readonly targets: readonly [DnatTarget] }
   /**
-   * `meta l4proto tcp dnat ip to numgen random mod N offset O map @endpoints-G`: picks slot O…O+N-1 of a shared
+   * `meta l4proto tcp dnat ip to numgen random mod N offset O map @endpoints-tcp-G`: picks slot O…O+N-1 of a shared
    * endpoint map (slot → address . port). A missing slot makes the rule not match.
    */
   | { readonly a: 'dnatSlots'; readonly proto: L4; readonly map: string; readonly mod: number; readonly offset: number }
@@ -80,8 +80,8 @@ export interface SetDef {
   readonly kind: 'set' | 'map';
   readonly key: readonly KeyType[];
   readonly flags: readonly ('interval' | 'dynamic' | 'timeout')[];
-  /** Maps: what the values are. Default verdicts; 'endpoint' = address . port (DNAT targets). */
-  readonly data?: 'verdict' | 'endpoint';
+  /** Endpoint maps (slot → address . port of this protocol, DNAT targets); other maps hold verdicts. */
+  readonly endpointProto?: L4;
 }
 
 export interface Element {
@@ -108,10 +108,10 @@ export interface ObjectGroup {
 
 /**
  * Where one endpoint selection (a service's cluster or local endpoints) lives in the shared endpoint maps:
- * slots offset…offset+endpoints.length-1 of map `endpoints-<group>`, with room up to offset+capacity.
+ * slots offset…offset+endpoints.length-1 of map `endpoints-<proto>-<n>`, with room up to offset+capacity.
  */
 export interface SlotRange {
-  readonly group: number;
+  readonly map: string;
   readonly offset: number;
   /** A power of two; the range is aligned to it. */
   readonly capacity: number;

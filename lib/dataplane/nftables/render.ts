@@ -98,9 +98,9 @@ const keyTypeName = (t: KeyType, family: IPFamily): string =>
   t === 'addr' ? (family === 4 ? 'ipv4_addr' : 'ipv6_addr') : t === 'proto' ? 'inet_proto' : t === 'port' ? 'inet_service' : 'integer';
 
 export const renderSetBody = (s: SetDef, family: IPFamily): string => {
-  if (s.data === 'endpoint') {
-    // A plain integer key type is refused against numgen; `th dport` (not `tcp dport`) serves every protocol.
-    return `{ typeof numgen random mod 1 : ${ipKw(family)} daddr . th dport ; }`;
+  if (s.endpointProto !== undefined) {
+    // A plain integer key type is refused against numgen, hence typeof; one protocol per map (see slots.ts).
+    return `{ typeof numgen random mod 1 : ${ipKw(family)} daddr . ${s.endpointProto} dport ; }`;
   }
   const type = s.key.map((k) => keyTypeName(k, family)).join(' . ') + (s.kind === 'map' ? ' : verdict' : '');
   const flags = s.flags.length > 0 ? ` flags ${s.flags.join(',')} ;` : '';

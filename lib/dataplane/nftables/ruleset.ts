@@ -31,7 +31,7 @@ import {
   localChainName,
   serviceChainName,
 } from './names.ts';
-import { SlotAllocator, endpointMapName } from './slots.ts';
+import { SlotAllocator } from './slots.ts';
 
 // Fixed object names.
 export const SERVICE_IPS = 'service-ips';
@@ -84,7 +84,7 @@ export const buildBase = (
   family: IPFamily,
   settings: FamilySettings,
   masqueradeAll: boolean,
-  endpointGroups: readonly number[],
+  endpointMaps: readonly { readonly name: string; readonly pool: string }[],
 ): ObjectGroup => {
   const clusterCidrs = normalizeCidrs(settings.clusterCIDRs);
   const nodePort = nodePortMatches(family, settings);
@@ -163,10 +163,10 @@ export const buildBase = (
     ...[...new Set(settings.nodePortAddresses)].sort().map((ip) => ({ set: NODEPORT_IPS, element: { key: [ip] } })),
     ...clusterCidrs.map((c) => ({ set: CLUSTER_CIDRS, element: { key: [c] } })),
   ];
-  const endpointMaps = endpointGroups.map(
-    (g): SetDef => ({ name: endpointMapName(g), kind: 'map', key: ['slot'], flags: [], data: 'endpoint' }),
+  const endpointMapDefs = endpointMaps.map(
+    (m): SetDef => ({ name: m.name, kind: 'map', key: ['slot'], flags: [], endpointProto: m.pool as L4 }),
   );
-  return { chains, sets: [...setDefs, ...endpointMaps], elements };
+  return { chains, sets: [...setDefs, ...endpointMapDefs], elements };
 };
 
 const l4 = (p: ServicePlan): L4 => p.protocol.toLowerCase() as L4;
@@ -189,13 +189,13 @@ const selectionUse = (p: ServicePlan): { readonly cluster: boolean; readonly loc
 };
 
 /** Selections that live in the shared endpoint maps: several endpoints, no affinity (which needs its own chains). */
-const slotSelections = (p: ServicePlan): { key: string; endpoints: string[] }[] => {
+const slotSelections = (p: ServicePlan): { key: string; endpoints: string[]; pool: string }[] => {
   if (p.affinityTimeoutSeconds !== undefined) return [];
   const use = selectionUse(p);
-  const out: { key: string; endpoints: string[] }[] = [];
+  const out: { key: string; endpoints: string[]; pool: string }[] = [];
   const add = (key: string, eps: readonly PlannedEndpoint[]): void => {
     const keys = [...new Set(eps.map(endpointKey))];
-    if (keys.length > 1) out.push({ key, endpoints: keys });
+    if (keys.length > 1) out.push({ key, endpoints: keys, pool: l4(p) });
   };
   if (use.cluster) add(clusterSelectionKey(p), p.clusterEndpoints);
   if (use.local) add(localSelectionKey(p), p.localEndpoints);
@@ -212,7 +212,7 @@ const selectionRules = (
 ): Rule[] => {
   if (p.affinityTimeoutSeconds === undefined) {
     if (range !== undefined) {
-      return [rule([], { a: 'dnatSlots', proto: l4(p), map: endpointMapName(range.group), mod: range.endpoints.length, offset: range.offset })];
+      return [rule([], { a: 'dnatSlots', proto: l4(p), map: range.map, mod: range.endpoints.length, offset: range.offset })];
     }
     const e = endpoints[0]!;
     return [rule([], { a: 'dnat', proto: l4(p), targets: [{ ip: e.ip, port: e.port }] })];
@@ -253,7 +253,7 @@ export const buildService = (p: ServicePlan, settings: FamilySettings, slotOf: S
     const range = p.affinityTimeoutSeconds === undefined ? slotOf(selectionKey) : undefined;
     chains.push({ name, rules: selectionRules(p, endpoints, range) });
     if (range === undefined) return;
-    const map = endpointMapName(range.group);
+    const map = range.map;
     range.endpoints.forEach((k, i) => {
       const e = byKey.get(k)!;
       elements.push({ set: map, element: { key: [String(range.offset + i)], data: [e.ip, String(e.port)] } });
@@ -358,29 +358,29 @@ export const buildRuleset = (
     const prev = previous?.families.find((f) => f.family === family);
     const slots = new SlotAllocator(prev?.slots);
     const reused = new Map<string, ObjectGroup>();
-    const wanted = new Map<string, string[]>();
+    const wanted = new Map<string, { endpoints: string[]; pool: string }>();
     for (const p of plans) {
       const g = prev === undefined ? undefined : reuse?.(family, p);
       if (g !== undefined) {
         reused.set(p.id, g);
         // Its ranges stay exactly as they were.
-        for (const k of [clusterSelectionKey(p), localSelectionKey(p)]) if (slots.get(k) !== undefined) wanted.set(k, []);
+        for (const k of [clusterSelectionKey(p), localSelectionKey(p)]) if (slots.get(k) !== undefined) wanted.set(k, { endpoints: [], pool: '' });
         continue;
       }
-      for (const sel of slotSelections(p)) wanted.set(sel.key, sel.endpoints);
+      for (const sel of slotSelections(p)) wanted.set(sel.key, sel);
     }
     // Free what is gone or outgrown first, so that room is reused by what follows.
     for (const k of [...slots.keys()]) {
-      const eps = wanted.get(k);
-      if (eps === undefined || (eps.length > 0 && !slots.keeps(k, eps.length))) slots.free(k);
+      const w = wanted.get(k);
+      if (w === undefined || (w.endpoints.length > 0 && !slots.keeps(k, w.endpoints.length))) slots.free(k);
     }
-    for (const [k, eps] of wanted) if (eps.length > 0) slots.assign(k, eps);
+    for (const [k, w] of wanted) if (w.endpoints.length > 0) slots.assign(k, w.endpoints, w.pool);
     const slotOf = (k: string): SlotRange | undefined => slots.get(k);
     const services = new Map<string, ObjectGroup>();
     for (const p of plans) services.set(p.id, reused.get(p.id) ?? buildService(p, settings, slotOf));
     return {
       family,
-      base: buildBase(family, settings, state.masqueradeAll, slots.groupsInUse()),
+      base: buildBase(family, settings, state.masqueradeAll, slots.mapsInUse()),
       services,
       slots: slots.result,
     };

@@ -14,7 +14,13 @@ export const GROUP_SLOTS = 512;
 export const GROUP_SELECTIONS = 32;
 export const MIN_CAPACITY = 2;
 
-export const endpointMapName = (group: number): string => `endpoints-${group}`;
+/**
+ * Endpoint maps are per protocol as well: nft 1.0.6 rebuilds a map's `typeof … tcp dport` from the kernel and then
+ * refuses rules of another protocol (and `th dport` conflicts with every `meta l4proto` match) in later
+ * transactions.
+ */
+export const endpointMapName = (pool: string, group: number): string => `endpoints-${pool}-${group}`;
+const poolOf = (map: string): string => map.slice('endpoints-'.length, map.lastIndexOf('-'));
 
 export const capacityFor = (n: number): number => {
   let c = MIN_CAPACITY;
@@ -57,17 +63,14 @@ const placeEndpoints = (previous: readonly string[], wanted: readonly string[]):
 
 export class SlotAllocator {
   private readonly table: Map<string, SlotRange>;
-  private readonly groups = new Map<number, GroupUse>();
-  /** Groups that may still have room, lowest first. */
-  private open: number[] = [];
+  /** By map name. */
+  private readonly groups = new Map<string, GroupUse>();
+  /** Maps that may still have room. */
+  private readonly open = new Set<string>();
 
   constructor(previous: ReadonlyMap<string, SlotRange> | undefined) {
     this.table = new Map(previous);
     for (const r of this.table.values()) this.mark(r, 1);
-    this.open = [...this.groups]
-      .filter(([, g]) => g.selections < GROUP_SELECTIONS && g.used.indexOf(0) !== -1)
-      .map(([k]) => k)
-      .sort((a, b) => a - b);
   }
 
   /** The allocation so far. */
@@ -75,9 +78,12 @@ export class SlotAllocator {
     return this.table;
   }
 
-  /** Groups with at least one range, ascending. */
-  groupsInUse(): number[] {
-    return [...this.groups.keys()].sort((a, b) => a - b);
+  /** Maps holding at least one range, by pool (protocol) then number. */
+  mapsInUse(): { readonly name: string; readonly pool: string }[] {
+    const num = (n: string): number => Number(n.slice(n.lastIndexOf('-') + 1));
+    return [...this.groups.keys()]
+      .sort((a, b) => (poolOf(a) < poolOf(b) ? -1 : poolOf(a) > poolOf(b) ? 1 : num(a) - num(b)))
+      .map((name) => ({ name, pool: poolOf(name) }));
   }
 
   get(key: string): SlotRange | undefined {
@@ -94,9 +100,11 @@ export class SlotAllocator {
     if (r === undefined) return;
     this.table.delete(key);
     this.mark(r, 0);
-    const g = this.groups.get(r.group)!;
-    if (g.selections === 0) this.groups.delete(r.group);
-    else if (!this.open.includes(r.group)) this.open = [...this.open, r.group].sort((a, b) => a - b);
+    const g = this.groups.get(r.map)!;
+    if (g.selections === 0) {
+      this.groups.delete(r.map);
+      this.open.delete(r.map);
+    } else this.open.add(r.map);
   }
 
   /** Whether `key`'s current range can keep serving `n` endpoints. */
@@ -109,9 +117,9 @@ export class SlotAllocator {
    * The range for `key` holding `endpoints` (keys `ip|port`, distinct): the current one when it fits (endpoints kept
    * in their slots), else a new one — call after freeing everything that is gone, so freed room is reused.
    */
-  assign(key: string, endpoints: readonly string[]): SlotRange {
+  assign(key: string, endpoints: readonly string[], pool: string): SlotRange {
     const old = this.table.get(key);
-    if (old !== undefined && fits(old, endpoints.length)) {
+    if (old !== undefined && poolOf(old.map) === pool && fits(old, endpoints.length)) {
       const placed = placeEndpoints(old.endpoints, endpoints);
       const same = placed.length === old.endpoints.length && placed.every((k, i) => k === old.endpoints[i]);
       if (same) return old;
@@ -121,36 +129,38 @@ export class SlotAllocator {
     }
     if (old !== undefined) this.free(key);
     const capacity = capacityFor(endpoints.length);
-    const r: SlotRange = { ...this.place(capacity), capacity, endpoints: [...endpoints] };
+    const r: SlotRange = { ...this.place(capacity, pool), capacity, endpoints: [...endpoints] };
     this.table.set(key, r);
     this.mark(r, 1);
     return r;
   }
 
-  private place(capacity: number): { group: number; offset: number } {
-    for (const group of this.open) {
-      const g = this.groups.get(group);
-      if (g === undefined || g.selections >= GROUP_SELECTIONS) continue;
+  private place(capacity: number, pool: string): { map: string; offset: number } {
+    let best: { map: string; offset: number; n: number } | undefined;
+    for (const map of this.open) {
+      if (poolOf(map) !== pool) continue;
+      const g = this.groups.get(map)!;
       const offset = freeAligned(g.used, capacity);
-      if (offset !== undefined) return { group, offset };
+      const n = Number(map.slice(map.lastIndexOf('-') + 1));
+      // The lowest-numbered map with room, so the choice does not depend on history.
+      if (offset !== undefined && (best === undefined || n < best.n)) best = { map, offset, n };
     }
-    let group = 0;
-    while (this.groups.has(group)) group++;
-    return { group, offset: 0 };
+    if (best !== undefined) return { map: best.map, offset: best.offset };
+    let n = 0;
+    while (this.groups.has(endpointMapName(pool, n))) n++;
+    return { map: endpointMapName(pool, n), offset: 0 };
   }
 
   private mark(r: SlotRange, value: 0 | 1): void {
-    let g = this.groups.get(r.group);
+    let g = this.groups.get(r.map);
     if (g === undefined) {
       g = { used: new Uint8Array(Math.max(GROUP_SLOTS, r.offset + r.capacity)), selections: 0 };
-      this.groups.set(r.group, g);
-      if (!this.open.includes(r.group)) this.open = [...this.open, r.group].sort((a, b) => a - b);
+      this.groups.set(r.map, g);
     }
     g.used.fill(value, r.offset, r.offset + r.capacity);
     g.selections += value === 1 ? 1 : -1;
-    if (value === 1 && (g.selections >= GROUP_SELECTIONS || g.used.indexOf(0) === -1)) {
-      this.open = this.open.filter((x) => x !== r.group);
-    }
+    if (g.selections < GROUP_SELECTIONS && g.used.indexOf(0) !== -1) this.open.add(r.map);
+    else this.open.delete(r.map);
   }
 }
 

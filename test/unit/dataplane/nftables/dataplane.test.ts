@@ -45,8 +45,8 @@ for (const changed of [undefined, new Set(['default/web:'])]) {
     t.deepEqual(lines, [
       'flush chain ip switchyard service-GI4LURLZ-default/web/tcp/',
       // 2 → 3 endpoints outgrows the 2-slot range at 4: the 4-slot range at 4 (freed room included) keeps slots 4, 5.
-      'add rule ip switchyard service-GI4LURLZ-default/web/tcp/ meta l4proto tcp dnat ip to numgen random mod 3 offset 4 map @endpoints-0',
-      'add element ip switchyard endpoints-0 { 6 : 10.244.2.99 . 8080 }',
+      'add rule ip switchyard service-GI4LURLZ-default/web/tcp/ meta l4proto tcp dnat ip to numgen random mod 3 offset 4 map @endpoints-tcp-0',
+      'add element ip switchyard endpoints-tcp-0 { 6 : 10.244.2.99 . 8080 }',
       'add element ip switchyard hairpin-endpoints { 10.244.2.99 . 10.244.2.99 }',
     ]);
     const trace = traceNftables(dp.lastApplied!, { localAddresses: LOCAL_ADDRESSES });
