@@ -119,13 +119,26 @@ export interface SlotRange {
   readonly endpoints: readonly string[];
 }
 
+/** How full one endpoint map is. Shared between snapshots: copied before any change (see slots.ts). */
+export interface MapUsage {
+  /** 1 per slot taken by some range. */
+  readonly used: Uint8Array;
+  readonly selections: number;
+}
+
+/** The endpoint-slot allocation of one family: ranges by selection key, usage by map name. */
+export interface SlotTable {
+  readonly ranges: ReadonlyMap<string, SlotRange>;
+  readonly usage: ReadonlyMap<string, MapUsage>;
+}
+
 export interface FamilyRuleset {
   readonly family: IPFamily;
   readonly base: ObjectGroup;
   /** By ServicePlan id. */
   readonly services: ReadonlyMap<string, ObjectGroup>;
   /** Slot ranges by selection key (`<plan id>|cluster` / `<plan id>|local`), threaded from one build to the next. */
-  readonly slots: ReadonlyMap<string, SlotRange>;
+  readonly slots: SlotTable;
 }
 
 export interface Ruleset {

@@ -174,6 +174,7 @@ const l4 = (p: ServicePlan): L4 => p.protocol.toLowerCase() as L4;
 const endpointKey = (e: PlannedEndpoint): string => `${e.ip}|${e.port}`;
 export const clusterSelectionKey = (p: ServicePlan): string => `${p.id}|cluster`;
 export const localSelectionKey = (p: ServicePlan): string => `${p.id}|local`;
+const selectionKeysOf = (id: string): [string, string] => [`${id}|cluster`, `${id}|local`];
 
 /** Which of a service's selection chains exist: the cluster one (`service-…`) and the local one (`local-…`). */
 const selectionUse = (p: ServicePlan): { readonly cluster: boolean; readonly local: boolean; readonly hasExternal: boolean } => {
@@ -357,27 +358,28 @@ export const buildRuleset = (
     const plans = state.services.filter((p) => p.family === family);
     const prev = previous?.families.find((f) => f.family === family);
     const slots = new SlotAllocator(prev?.slots);
-    const reused = new Map<string, ObjectGroup>();
-    const wanted = new Map<string, { endpoints: string[]; pool: string }>();
-    for (const p of plans) {
-      const g = prev === undefined ? undefined : reuse?.(family, p);
-      if (g !== undefined) {
-        reused.set(p.id, g);
-        // Its ranges stay exactly as they were.
-        for (const k of [clusterSelectionKey(p), localSelectionKey(p)]) if (slots.get(k) !== undefined) wanted.set(k, { endpoints: [], pool: '' });
-        continue;
+    // Reused groups keep their slot ranges untouched; only rebuilt plans and removed ones move slots.
+    const groups: (ObjectGroup | undefined)[] = plans.map((p) => (prev === undefined ? undefined : reuse?.(family, p)));
+    const rebuilt = plans.filter((_, i) => groups[i] === undefined);
+    if (prev !== undefined) {
+      const present = new Set(plans.map((p) => p.id));
+      for (const id of prev.services.keys()) {
+        if (!present.has(id)) for (const k of selectionKeysOf(id)) slots.free(k);
       }
-      for (const sel of slotSelections(p)) wanted.set(sel.key, sel);
     }
+    const wanted = new Map<string, { endpoints: string[]; pool: string }>();
+    for (const p of rebuilt) for (const sel of slotSelections(p)) wanted.set(sel.key, sel);
     // Free what is gone or outgrown first, so that room is reused by what follows.
-    for (const k of [...slots.keys()]) {
-      const w = wanted.get(k);
-      if (w === undefined || (w.endpoints.length > 0 && !slots.keeps(k, w.endpoints.length))) slots.free(k);
+    for (const p of rebuilt) {
+      for (const k of selectionKeysOf(p.id)) {
+        const w = wanted.get(k);
+        if (w === undefined || !slots.keeps(k, w.endpoints.length)) slots.free(k);
+      }
     }
-    for (const [k, w] of wanted) if (w.endpoints.length > 0) slots.assign(k, w.endpoints, w.pool);
+    for (const [k, w] of wanted) slots.assign(k, w.endpoints, w.pool);
     const slotOf = (k: string): SlotRange | undefined => slots.get(k);
     const services = new Map<string, ObjectGroup>();
-    for (const p of plans) services.set(p.id, reused.get(p.id) ?? buildService(p, settings, slotOf));
+    plans.forEach((p, i) => services.set(p.id, groups[i] ?? buildService(p, settings, slotOf)));
     return {
       family,
       base: buildBase(family, settings, state.masqueradeAll, slots.mapsInUse()),

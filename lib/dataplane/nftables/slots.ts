@@ -6,7 +6,7 @@
  * its rule when the count or range moves), reallocated when outgrown or far too large, and freed ranges are reused.
  * Pure: a new table is derived from the previous one.
  */
-import type { SlotRange } from './model.ts';
+import type { MapUsage, SlotRange, SlotTable } from './model.ts';
 
 /** Slots per endpoint map. A selection needing more gets a map of its own. */
 export const GROUP_SLOTS = 512;
@@ -31,10 +31,6 @@ export const capacityFor = (n: number): number => {
 /** A kept range may be reused while it fits and is not more than 4× what the selection needs. */
 const fits = (r: SlotRange, n: number): boolean => n <= r.capacity && capacityFor(n) * 4 > r.capacity;
 
-interface GroupUse {
-  used: Uint8Array;
-  selections: number;
-}
 
 /**
  * Endpoints in slot order: those already in a slot below `n` stay where they are; the others fill the holes in the
@@ -63,19 +59,21 @@ const placeEndpoints = (previous: readonly string[], wanted: readonly string[]):
 
 export class SlotAllocator {
   private readonly table: Map<string, SlotRange>;
-  /** By map name. */
-  private readonly groups = new Map<string, GroupUse>();
+  /** By map name. Entries not in `owned` still belong to the previous table and are copied before a change. */
+  private readonly groups: Map<string, MapUsage>;
+  private readonly owned = new Set<string>();
   /** Maps that may still have room. */
   private readonly open = new Set<string>();
 
-  constructor(previous: ReadonlyMap<string, SlotRange> | undefined) {
-    this.table = new Map(previous);
-    for (const r of this.table.values()) this.mark(r, 1);
+  constructor(previous: SlotTable | undefined) {
+    this.table = new Map(previous?.ranges);
+    this.groups = new Map(previous?.usage);
+    for (const [name, g] of this.groups) if (hasRoom(g)) this.open.add(name);
   }
 
   /** The allocation so far. */
-  get result(): ReadonlyMap<string, SlotRange> {
-    return this.table;
+  get result(): SlotTable {
+    return { ranges: this.table, usage: this.groups };
   }
 
   /** Maps holding at least one range, by pool (protocol) then number. */
@@ -90,10 +88,6 @@ export class SlotAllocator {
     return this.table.get(key);
   }
 
-  /** Keys allocated before (for finding selections that are gone). */
-  keys(): IterableIterator<string> {
-    return this.table.keys();
-  }
 
   free(key: string): void {
     const r = this.table.get(key);
@@ -152,17 +146,18 @@ export class SlotAllocator {
   }
 
   private mark(r: SlotRange, value: 0 | 1): void {
-    let g = this.groups.get(r.map);
-    if (g === undefined) {
-      g = { used: new Uint8Array(Math.max(GROUP_SLOTS, r.offset + r.capacity)), selections: 0 };
-      this.groups.set(r.map, g);
-    }
-    g.used.fill(value, r.offset, r.offset + r.capacity);
-    g.selections += value === 1 ? 1 : -1;
-    if (g.selections < GROUP_SELECTIONS && g.used.indexOf(0) !== -1) this.open.add(r.map);
+    const old = this.groups.get(r.map);
+    const used = old === undefined ? new Uint8Array(Math.max(GROUP_SLOTS, r.offset + r.capacity)) : this.owned.has(r.map) ? old.used : old.used.slice();
+    used.fill(value, r.offset, r.offset + r.capacity);
+    const g: MapUsage = { used, selections: (old?.selections ?? 0) + (value === 1 ? 1 : -1) };
+    this.groups.set(r.map, g);
+    this.owned.add(r.map);
+    if (hasRoom(g)) this.open.add(r.map);
     else this.open.delete(r.map);
   }
 }
+
+const hasRoom = (g: MapUsage): boolean => g.selections < GROUP_SELECTIONS && g.used.indexOf(0) !== -1;
 
 const freeAligned = (used: Uint8Array, capacity: number): number | undefined => {
   for (let o = 0; o + capacity <= used.length; o += capacity) {
