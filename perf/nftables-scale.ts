@@ -1,0 +1,259 @@
+/**
+ * nftables dataplane at scale, on the real kernel, in throwaway network namespaces (root only):
+ *
+ *   node perf/nftables-scale.ts [--sizes 1000,10000,30000] [--endpoints 10] [--changes 50] [--connects 200]
+ *
+ * For each size N (services × endpoints), a fresh child process (so RSS is per size) creates a node netns and an
+ * endpoint netns joined by a veth pair, runs the real NftablesDataplane with the real ExecNftRunner inside the node
+ * netns, and measures: the cold full sync (compute / nft), single-endpoint changes event→kernel (p50/p99), RSS and
+ * heap after the cold sync, and first-packet connect latency to a ClusterIP whose endpoints listen in the endpoint
+ * netns. Prints a table; every namespace is deleted before the child exits. Not a test.
+ */
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { ProcessRunner } from '../lib/exec/command.ts';
+import { NftablesDataplane } from '../lib/dataplane/nftables/dataplane.ts';
+import { ExecNftRunner } from '../lib/dataplane/nftables/nft.ts';
+import type { DesiredState, PlannedEndpoint, ServicePlan } from '../lib/plan/types.ts';
+
+const IP = '/usr/sbin/ip';
+const PROBE = fileURLToPath(new URL('./netns-probe.ts', import.meta.url));
+const SELF = fileURLToPath(import.meta.url);
+const commands = new ProcessRunner();
+
+interface Options {
+  sizes: number[];
+  endpoints: number;
+  changes: number;
+  connects: number;
+}
+
+interface SizeResult {
+  readonly services: number;
+  readonly endpoints: number;
+  readonly coldComputeMs: number;
+  readonly coldNftMs: number;
+  readonly coldMB: number;
+  readonly changeP50: number;
+  readonly changeP99: number;
+  readonly changeComputeP50: number;
+  readonly rssMiB: number;
+  readonly heapMiB: number;
+  readonly connectP50: number;
+  readonly connectP99: number;
+}
+
+const parseArgs = (argv: readonly string[]): Options & { child: boolean } => {
+  const o = { sizes: [1000, 10_000, 30_000], endpoints: 10, changes: 50, connects: 200, child: false };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const v = argv[i + 1];
+    if (a === '--child') o.child = true;
+    else if (a === '--sizes' && v !== undefined) (o.sizes = v.split(',').map(Number)), i++;
+    else if (a === '--endpoints' && v !== undefined) (o.endpoints = Number(v)), i++;
+    else if (a === '--changes' && v !== undefined) (o.changes = Number(v)), i++;
+    else if (a === '--connects' && v !== undefined) (o.connects = Number(v)), i++;
+    else throw new Error(`unknown argument ${a}`);
+  }
+  if (o.sizes.some((n) => !Number.isInteger(n) || n < 1 || n > 60_000)) throw new Error('--sizes: integers 1…60000');
+  return o;
+};
+
+const run = async (argv: readonly string[], input?: string): Promise<string> => {
+  const r = await commands.run(argv, { input, timeoutMs: 120_000 });
+  if (r.code !== 0) throw new Error(`${argv.join(' ')} failed (exit ${r.code}): ${r.stderr.trim()}`);
+  return r.stdout;
+};
+
+const percentile = (xs: readonly number[], p: number): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]!;
+};
+
+const PROBE_IP = '10.100.0.1';
+const NODE_ADDR = '10.250.0.1';
+const ENDPOINT_ADDR = '10.250.0.2';
+const PROBE_PORTS = [8080, 8081];
+
+const plan = (i: number, endpoints: readonly PlannedEndpoint[], clusterIP: string): ServicePlan => ({
+  id: `4/scale/svc-${i}:`,
+  servicePort: `scale/svc-${i}:`,
+  namespace: 'scale',
+  name: `svc-${i}`,
+  portName: '',
+  family: 4,
+  protocol: 'TCP',
+  clusterIP,
+  port: 80,
+  nodePort: i < 2000 ? 30000 + i : 0,
+  externalIPs: [],
+  loadBalancerIPs: [],
+  loadBalancerSourceRanges: [],
+  affinityTimeoutSeconds: undefined,
+  internalPolicyLocal: false,
+  externalPolicyLocal: false,
+  clusterEndpoints: endpoints,
+  localEndpoints: [],
+  internalVerdict: endpoints.length > 0 ? 'endpoints' : 'reject',
+  externalVerdict: endpoints.length > 0 ? 'endpoints' : 'reject',
+  healthCheckNodePort: 0,
+});
+
+const fakeEndpoint = (i: number, j: number): PlannedEndpoint => ({
+  ip: `10.${128 + ((i >> 8) % 64)}.${i & 255}.${j + 1}`,
+  port: 8080,
+  isLocal: false,
+});
+
+/** N services: svc-0 is the probe (its endpoints listen in the endpoint netns), the rest point at nothing. */
+const makeServices = (n: number, perService: number): ServicePlan[] => {
+  const out: ServicePlan[] = [plan(0, PROBE_PORTS.map((port) => ({ ip: ENDPOINT_ADDR, port, isLocal: false })), PROBE_IP)];
+  for (let i = 1; i < n; i++) {
+    const eps = Array.from({ length: perService }, (_, j) => fakeEndpoint(i, j));
+    out.push(plan(i, eps, `10.${96 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}`));
+  }
+  return out.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+};
+
+const stateOf = (services: readonly ServicePlan[]): DesiredState => ({
+  nodeName: 'perf-node',
+  masqueradeAll: false,
+  families: {
+    4: { clusterCIDRs: ['10.244.0.0/16'], nodePortAddresses: [NODE_ADDR], nodePortOnAllLocal: false },
+    6: { clusterCIDRs: [], nodePortAddresses: [], nodePortOnAllLocal: false },
+  },
+  services,
+});
+
+/** Node netns + endpoint netns joined by a veth pair; ClusterIPs routed towards the endpoint side. */
+const createNetns = async (tag: string): Promise<{ node: string; ep: string; remove: () => Promise<void> }> => {
+  const node = `sy-perf-${tag}-n`;
+  const ep = `sy-perf-${tag}-e`;
+  const created: string[] = [];
+  const remove = async (): Promise<void> => {
+    for (const ns of created.reverse()) await commands.run([IP, 'netns', 'del', ns]);
+  };
+  try {
+    for (const ns of [node, ep]) {
+      await run([IP, 'netns', 'add', ns]);
+      created.push(ns);
+    }
+    const inNode = [IP, 'netns', 'exec', node, IP];
+    const inEp = [IP, 'netns', 'exec', ep, IP];
+    await run([...inNode, 'link', 'add', 'veth-n', 'type', 'veth', 'peer', 'name', 'veth-e', 'netns', ep]);
+    await run([...inNode, 'addr', 'add', `${NODE_ADDR}/24`, 'dev', 'veth-n']);
+    await run([...inEp, 'addr', 'add', `${ENDPOINT_ADDR}/24`, 'dev', 'veth-e']);
+    for (const cmd of [inNode, inEp]) await run([...cmd, 'link', 'set', 'lo', 'up']);
+    await run([...inNode, 'link', 'set', 'veth-n', 'up']);
+    await run([...inEp, 'link', 'set', 'veth-e', 'up']);
+    await run([...inNode, 'route', 'add', '10.96.0.0/12', 'dev', 'veth-n']);
+    return { node, ep, remove };
+  } catch (e) {
+    await remove();
+    throw e;
+  }
+};
+
+const measureSize = async (n: number, o: Options): Promise<SizeResult> => {
+  const ns = await createNetns(randomBytes(3).toString('hex'));
+  try {
+    const runner = new ExecNftRunner({ commands, prefix: [IP, 'netns', 'exec', ns.node] });
+    const dp = new NftablesDataplane({ runner, families: [4] });
+    let services = makeServices(n, o.endpoints);
+
+    const cold = await dp.sync(stateOf(services), { changed: undefined, forceFull: false });
+    if (!cold.full) throw new Error('first sync was not full');
+    const mem = process.memoryUsage();
+
+    // Single-endpoint changes: replace one endpoint, remove one, add it back (count and rule change too).
+    const changeMs: number[] = [];
+    const computeMs: number[] = [];
+    for (let k = 0; k < o.changes; k++) {
+      const idx = 1 + ((k * 7919) % (services.length - 1));
+      const p = services[idx]!;
+      if (p.id === '4/scale/svc-0:') continue;
+      const eps = [...p.clusterEndpoints];
+      if (k % 3 === 0) eps[k % eps.length] = { ...eps[k % eps.length]!, ip: `10.200.${k & 255}.${(k >> 8) + 1}` };
+      else if (k % 3 === 1) eps.pop();
+      else eps.push({ ip: `10.201.${k & 255}.${(k >> 8) + 1}`, port: 8080, isLocal: false });
+      const t0 = performance.now();
+      services = services.map((q, i) => (i === idx ? { ...q, clusterEndpoints: eps } : q));
+      const r = await dp.sync(stateOf(services), { changed: new Set([p.servicePort]), forceFull: false });
+      changeMs.push(performance.now() - t0);
+      computeMs.push(r.computeMs);
+      if (r.full || r.changedServices !== 1) throw new Error(`change ${k}: expected one partial change, got ${JSON.stringify(r)}`);
+    }
+
+    // First-packet connect latency to the probe service's ClusterIP.
+    const listener = commands.run(
+      [IP, 'netns', 'exec', ns.ep, process.execPath, PROBE, 'listen', PROBE_PORTS.join(','), String(o.connects + 1), '60000'],
+      { timeoutMs: 70_000 },
+    );
+    const client = await run([IP, 'netns', 'exec', ns.node, process.execPath, PROBE, 'connect', PROBE_IP, '80', String(o.connects), '5000']);
+    const accepted = await listener;
+    const connects = JSON.parse(client) as number[];
+    if (Number(accepted.stdout) < o.connects) throw new Error(`listener saw ${accepted.stdout} connections, expected ${o.connects}`);
+
+    await dp.cleanup();
+    return {
+      services: n,
+      endpoints: n * o.endpoints,
+      coldComputeMs: cold.computeMs,
+      coldNftMs: cold.applyMs,
+      coldMB: cold.bytes / 1e6,
+      changeP50: percentile(changeMs, 50),
+      changeP99: percentile(changeMs, 99),
+      changeComputeP50: percentile(computeMs, 50),
+      rssMiB: mem.rss / 2 ** 20,
+      heapMiB: mem.heapUsed / 2 ** 20,
+      connectP50: percentile(connects, 50),
+      connectP99: percentile(connects, 99),
+    };
+  } finally {
+    await ns.remove();
+  }
+};
+
+const table = (rows: readonly SizeResult[]): string => {
+  const head = ['services', 'endpoints', 'cold compute ms', 'cold nft ms', 'cold total s', 'script MB', 'change p50 ms', 'change p99 ms', 'change compute p50 ms', 'RSS MiB', 'heap MiB', 'connect p50 ms', 'connect p99 ms'];
+  const body = rows.map((r) => [
+    String(r.services),
+    String(r.endpoints),
+    r.coldComputeMs.toFixed(0),
+    r.coldNftMs.toFixed(0),
+    ((r.coldComputeMs + r.coldNftMs) / 1000).toFixed(2),
+    r.coldMB.toFixed(1),
+    r.changeP50.toFixed(1),
+    r.changeP99.toFixed(1),
+    r.changeComputeP50.toFixed(1),
+    r.rssMiB.toFixed(0),
+    r.heapMiB.toFixed(0),
+    r.connectP50.toFixed(3),
+    r.connectP99.toFixed(3),
+  ]);
+  const lines = [head, head.map(() => '---'), ...body].map((cells) => `| ${cells.join(' | ')} |`);
+  return lines.join('\n');
+};
+
+const main = async (): Promise<void> => {
+  const o = parseArgs(process.argv.slice(2));
+  if (process.getuid?.() !== 0) throw new Error('needs root (network namespaces, nft)');
+  if (o.child) {
+    process.stdout.write(JSON.stringify(await measureSize(o.sizes[0]!, o)));
+    return;
+  }
+  const rows: SizeResult[] = [];
+  const t0 = performance.now();
+  for (const n of o.sizes) {
+    const args = ['--child', '--sizes', String(n), '--endpoints', String(o.endpoints), '--changes', String(o.changes), '--connects', String(o.connects)];
+    const out = await run([process.execPath, SELF, ...args]);
+    rows.push(JSON.parse(out) as SizeResult);
+    process.stderr.write(`${n} services done (${((performance.now() - t0) / 1000).toFixed(0)} s)\n`);
+  }
+  process.stdout.write(`${table(rows)}\n`);
+};
+
+main().catch((e: unknown) => {
+  process.stderr.write(`nftables-scale: ${e instanceof Error ? e.message : String(e)}\n`);
+  process.exitCode = 1;
+});
