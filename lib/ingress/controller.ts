@@ -1,13 +1,14 @@
 /**
  * IngressController glues the pieces for the daemon: SourceEvents → IngressStore; store + latest service view →
- * buildRouteTable → a sink (IngressServer.setRouteTable). Rejections and route problems are logged once each
- * (a problem that persists across rebuilds is not repeated). Construction does no I/O.
+ * buildRouteTable → a sink (IngressServer.setRouteTable). Events only mark the table stale: the caller rebuilds
+ * once per sync (`updateServices`), so a burst of objects costs one rebuild, not one per object. Route problems
+ * are logged once each (a problem that persists across rebuilds is not repeated). Construction does no I/O.
  */
 import type { SourceEvent } from '../source/types.ts';
 import type { Logger } from '../telemetry/logger-types.ts';
 import { checkCertificatePair } from './certificates.ts';
 import { buildRouteTable, type RouteOptions } from './routes.ts';
-import { IngressStore } from './store.ts';
+import { IngressStore, type StoreResult } from './store.ts';
 import type { RouteTable, ServiceView } from './types.ts';
 
 export interface IngressControllerOptions {
@@ -29,19 +30,15 @@ export class IngressController {
     this.#options = options;
   }
 
-  /** Feed one source event; returns true when the route table was rebuilt. */
-  apply(event: SourceEvent): boolean {
-    const result = this.#store.apply(event);
-    if (result.rejection) {
-      const { kind, key, reason } = result.rejection;
-      this.#options.logger.warn({ kind, key, reason }, `ingress: ${kind} ${key} rejected: ${reason}`);
-    }
-    if (!result.changed) return false;
-    this.rebuild();
-    return true;
+  /**
+   * Feed one source event. `changed` says the table is stale; the caller reports `rejection` (with its metrics)
+   * and calls updateServices() or rebuild() when it syncs.
+   */
+  apply(event: SourceEvent): StoreResult {
+    return this.#store.apply(event);
   }
 
-  /** A new service snapshot (any object with `services` and `endpoints`, e.g. the tracker's Snapshot). */
+  /** A new service snapshot (any object with `services` and `endpoints`, e.g. the tracker's Snapshot): rebuild. */
   updateServices(view: ServiceView): void {
     this.#view = view;
     this.rebuild();

@@ -9,13 +9,16 @@ import { ingress, ourClass, viewOf } from './fixtures.ts';
 const upsert = (kind: 'Ingress' | 'IngressClass', key: string, object: unknown) =>
   ({ type: 'upsert', kind, key, object: object as KubeObject }) as const;
 
-test('events and service views rebuild and publish the table; problems are logged once', (t) => {
+test('events mark the table stale; rebuilds publish it; problems are logged once', (t) => {
   const logger = recordingLogger();
   const tables: RouteTable[] = [];
   const controller = new IngressController({ logger, publish: (table) => tables.push(table) });
-  t.true(controller.apply(upsert('IngressClass', 'switchyard', ourClass())));
-  t.true(controller.apply(upsert('Ingress', 'default/ing', ingress({ rules: [{ paths: [['/', 'Prefix', 'a']] }] }))));
-  t.false(controller.apply(upsert('Ingress', 'default/ing', ingress({ rules: [{ paths: [['/', 'Prefix', 'a']] }] }))));
+  t.true(controller.apply(upsert('IngressClass', 'switchyard', ourClass())).changed);
+  t.true(controller.apply(upsert('Ingress', 'default/ing', ingress({ rules: [{ paths: [['/', 'Prefix', 'a']] }] }))).changed);
+  t.false(controller.apply(upsert('Ingress', 'default/ing', ingress({ rules: [{ paths: [['/', 'Prefix', 'a']] }] }))).changed);
+  t.is(tables.length, 0, 'events alone publish nothing');
+  controller.rebuild();
+  controller.rebuild();
   t.is(tables.length, 2);
   t.is(matchRoute(tables[1]!, 'h', '/')?.backend.servicePortKey, undefined, 'service not known yet');
   const missing = logger.lines.filter((l) => l.msg?.includes('does not exist'));
@@ -26,6 +29,7 @@ test('events and service views rebuild and publish the table; problems are logge
   controller.updateServices(viewOf([]));
   t.is(logger.lines.filter((l) => l.msg?.includes('does not exist')).length, 2, 'a problem that comes back is logged again');
 
-  t.false(controller.apply(upsert('Ingress', 'default/bad', { metadata: { name: 'bad', namespace: 'default' } })));
-  t.true(logger.lines.some((l) => l.level === 'warn' && l.msg?.includes('Ingress default/bad rejected')));
+  const bad = controller.apply(upsert('Ingress', 'default/bad', { metadata: { name: 'bad', namespace: 'default' } }));
+  t.false(bad.changed);
+  t.is(bad.rejection?.key, 'default/bad');
 });

@@ -1,0 +1,11 @@
+/** Config → the planner's options; shared by the daemon and `switchyard plan` so both show the same thing. */
+import type { Config } from '../config/types.ts';
+import type { PlanOptions } from '../plan/plan.ts';
+
+export const planOptionsFromConfig = (config: Config, nodeName: string): PlanOptions => ({
+  nodeName,
+  // detectLocalMode NodeCIDR: the planner falls back to the Node's podCIDRs when no cluster CIDR is given.
+  clusterCIDRs: config.detectLocalMode === 'NodeCIDR' ? [] : config.clusterCIDRs,
+  nodePortAddresses: config.nodePortAddresses,
+  masqueradeAll: config.masqueradeAll,
+});

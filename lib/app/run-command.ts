@@ -1,0 +1,80 @@
+/**
+ * The daemon's lifetime: build it from a Config, start it, stop it on SIGTERM/SIGINT within the contract's 5 s,
+ * leaving kernel rules in place. And `--cleanup`.
+ */
+import type { Config } from '../config/types.ts';
+import { Daemon, type SyncScheduler } from '../daemon.ts';
+import { describeError } from '../errors.ts';
+import { SyncRunner } from '../sync/runner.ts';
+import type { Logger } from '../telemetry/logger-types.ts';
+import { allDataplanes, dataplaneFromConfig } from './dataplane-from-config.ts';
+import { ingressFromConfig } from './ingress-from-config.ts';
+import { planOptionsFromConfig } from './plan-options.ts';
+import { sourceFromConfig } from './source-from-config.ts';
+
+/** Time SIGTERM leaves for in-flight ingress requests, inside the 5 s the contract allows for exiting. */
+const DRAIN_MS = 3_000;
+
+export const buildDaemon = (config: Config, nodeName: string, logger: Logger): Daemon => {
+  const scheduler = (sync: (forceFull: boolean) => Promise<void>): SyncScheduler => {
+    const runner = new SyncRunner({
+      sync: (request) => sync(request.full),
+      minIntervalMs: config.proxyMode === 'ipvs' ? config.ipvs.minSyncPeriodMs : config.minSyncPeriodMs,
+      maxIntervalMs: config.proxyMode === 'ipvs' ? config.ipvs.syncPeriodMs : config.syncPeriodMs,
+      onError: (error, attempt) => logger.warn({ err: describeError(error), attempt }, 'sync failed; retrying'),
+    });
+    return { request: () => runner.run(), start: () => runner.start(), stop: async () => runner.stop() };
+  };
+  return new Daemon({
+    logger,
+    source: sourceFromConfig(config, logger),
+    planOptions: planOptionsFromConfig(config, nodeName),
+    dataplane: dataplaneFromConfig(config),
+    ingress: ingressFromConfig(config, logger),
+    scheduler,
+  });
+};
+
+const untilSignal = (): Promise<NodeJS.Signals> =>
+  new Promise((resolve) => {
+    const on = (signal: NodeJS.Signals): void => {
+      process.off('SIGTERM', on);
+      process.off('SIGINT', on);
+      resolve(signal);
+    };
+    process.on('SIGTERM', on);
+    process.on('SIGINT', on);
+  });
+
+export const runDaemonUntilSignalled = async (config: Config, nodeName: string, logger: Logger): Promise<number> => {
+  const daemon = buildDaemon(config, nodeName, logger);
+  logger.info(
+    { node: nodeName, mode: config.proxyMode, source: config.manifestsDir ?? config.master ?? config.kubeconfig ?? 'in-cluster' },
+    'starting switchyard',
+  );
+  await daemon.start();
+  const signal = await untilSignal();
+  logger.info({ signal }, 'stopping; kernel rules stay in place');
+  // A second signal, or a stuck drain, must not keep the process past the contract's 5 s.
+  const deadline = setTimeout(() => process.exit(0), 4_500);
+  deadline.unref();
+  await daemon.stop(DRAIN_MS);
+  clearTimeout(deadline);
+  // Watch sockets and pooled connections may linger: the contract wants the process gone.
+  setTimeout(() => process.exit(0), 50).unref();
+  return 0;
+};
+
+export const runCleanup = async (_config: Config, logger: Logger): Promise<number> => {
+  let failed = false;
+  for (const dataplane of allDataplanes()) {
+    try {
+      await dataplane.cleanup();
+      logger.info({ mode: dataplane.mode }, 'removed rules');
+    } catch (e) {
+      failed = true;
+      logger.error({ mode: dataplane.mode, err: describeError(e) }, `cleanup failed: ${describeError(e)}`);
+    }
+  }
+  return failed ? 1 : 0;
+};

@@ -1,0 +1,150 @@
+/**
+ * The daemon: wires a Source to the model, the planner, a dataplane and the ingress proxy.
+ *
+ *   source events ─> ServiceState / IngressStore ─> (sync runner) commit ─> plan ─> dataplane.sync
+ *                                                                      └─> route table ─> ingress server
+ *
+ * Constructing does no I/O; start() does. Every side effect arrives through DaemonParts, so tests hand in fakes.
+ */
+import { describeError } from './errors.ts';
+import type { Dataplane, SyncResult } from './dataplane/types.ts';
+import type { PlanOptions } from './plan/plan.ts';
+import { planDesiredState } from './plan/plan.ts';
+import type { DesiredState } from './plan/types.ts';
+import type { Source, SourceEvent } from './source/types.ts';
+import { ServiceState, type Snapshot } from './state/service-state.ts';
+import type { Logger } from './telemetry/logger-types.ts';
+
+/** The ingress side as the daemon sees it: it takes events and, after each commit, the new service snapshot. */
+export interface IngressSide {
+  /** Returns a rejection reason for an invalid object; `changed` when the route table must be rebuilt. */
+  apply(event: SourceEvent): { readonly changed: boolean; readonly rejection?: string };
+  update(snapshot: Snapshot): void;
+  start(): Promise<void>;
+  stop(drainMs: number): Promise<void>;
+}
+
+/** Schedules syncs: coalesces requests, bounds their frequency, retries failures. */
+export interface SyncScheduler {
+  /** Ask for a sync soon (coalesced). */
+  request(): void;
+  start(): void;
+  stop(): Promise<void>;
+}
+
+export interface DaemonHooks {
+  readonly onInvalidObject?: (kind: string, key: string, reason: string) => void;
+  readonly onEvent?: (event: SourceEvent) => void;
+  readonly onSync?: (result: SyncOutcome) => void;
+}
+
+export interface SyncOutcome {
+  readonly desired: DesiredState;
+  readonly changed: number;
+  /** undefined when there is no kernel dataplane (proxy mode none). */
+  readonly dataplane: SyncResult | undefined;
+  readonly error: unknown;
+}
+
+export interface DaemonParts {
+  readonly logger: Logger;
+  readonly source: Source;
+  readonly planOptions: PlanOptions;
+  readonly dataplane: Dataplane | undefined;
+  readonly ingress: IngressSide | undefined;
+  /** Builds the scheduler around the daemon's sync function. */
+  readonly scheduler: (sync: (forceFull: boolean) => Promise<void>) => SyncScheduler;
+  readonly hooks?: DaemonHooks;
+}
+
+export class Daemon {
+  readonly #parts: DaemonParts;
+  readonly #services: ServiceState;
+  readonly #scheduler: SyncScheduler;
+  #ingressDirty = false;
+  #started = false;
+  #lastDesired: DesiredState | undefined;
+  #firstSyncDone = false;
+
+  constructor(parts: DaemonParts) {
+    this.#parts = parts;
+    this.#services = new ServiceState({ nodeName: parts.planOptions.nodeName });
+    this.#scheduler = parts.scheduler((forceFull) => this.#sync(forceFull));
+  }
+
+  /** The state last handed to the dataplane. */
+  get lastDesired(): DesiredState | undefined {
+    return this.#lastDesired;
+  }
+
+  get synced(): boolean {
+    return this.#services.synced;
+  }
+
+  async start(): Promise<void> {
+    if (this.#started) return;
+    this.#started = true;
+    await this.#parts.ingress?.start();
+    this.#scheduler.start();
+    await this.#parts.source.start((event) => this.#onEvent(event));
+  }
+
+  /** Stops watching and serving; leaves kernel rules in place so a restart causes no gap (as kube-proxy does). */
+  async stop(drainMs = 3_000): Promise<void> {
+    if (!this.#started) return;
+    this.#started = false;
+    await Promise.allSettled([this.#parts.source.stop(), this.#scheduler.stop(), this.#parts.ingress?.stop(drainMs)]);
+  }
+
+  #onEvent(event: SourceEvent): void {
+    this.#parts.hooks?.onEvent?.(event);
+    const rejection = this.#services.apply(event);
+    if (rejection) this.#reject(rejection.kind, rejection.key, rejection.reason);
+    const ingress = this.#parts.ingress?.apply(event);
+    if (ingress?.rejection !== undefined && event.type !== 'synced') this.#reject(event.kind, event.key, ingress.rejection);
+    if (ingress?.changed) this.#ingressDirty = true;
+    if (this.#services.hasPendingChanges() || this.#ingressDirty || event.type === 'synced') this.#scheduler.request();
+  }
+
+  #reject(kind: string, key: string, reason: string): void {
+    this.#parts.logger.warn({ kind, key, reason }, `skipping invalid ${kind} ${key}: ${reason}`);
+    this.#parts.hooks?.onInvalidObject?.(kind, key, reason);
+  }
+
+  async #sync(forceFull: boolean): Promise<void> {
+    // No rules before Services and EndpointSlices have both been listed once: a partial view would reject traffic
+    // for Services whose endpoints simply have not arrived yet.
+    if (!this.#services.synced) return;
+    const { logger, dataplane, ingress } = this.#parts;
+    const pending = this.#services.hasPendingChanges();
+    if (!pending && !forceFull && !this.#ingressDirty && this.#firstSyncDone) return;
+    const { snapshot, changed, nodeChanged } = this.#services.commit();
+    const desired = planDesiredState(snapshot, this.#parts.planOptions);
+    this.#lastDesired = desired;
+    if (ingress && (this.#ingressDirty || changed.size > 0 || nodeChanged || !this.#firstSyncDone)) {
+      this.#ingressDirty = false;
+      ingress.update(snapshot);
+    }
+    let result: SyncResult | undefined;
+    let error: unknown;
+    try {
+      result = dataplane
+        ? await dataplane.sync(desired, {
+            // A Node change (addresses, pod CIDRs, zone) touches no service port but can change every one's rules.
+            changed: this.#firstSyncDone && !nodeChanged ? changed : undefined,
+            forceFull: forceFull || !this.#firstSyncDone,
+          })
+        : undefined;
+      this.#firstSyncDone = true;
+      logger.debug(
+        { full: result?.full, services: desired.services.length, changed: changed.size, ms: result?.durationMs, bytes: result?.bytes },
+        'synced',
+      );
+    } catch (e) {
+      error = e;
+      logger.error({ err: describeError(e) }, `sync failed, will retry with a full sync: ${describeError(e)}`);
+    }
+    this.#parts.hooks?.onSync?.({ desired, changed: changed.size, dataplane: result, error });
+    if (error) throw error;
+  }
+}
