@@ -19,8 +19,8 @@ export class TableIndex {
   readonly family: IPFamily;
   readonly chains = new Map<string, Chain>();
   readonly sets = new Map<string, SetDef>();
-  /** Set name → element key text → claims sorted by owner. */
-  private readonly claims = new Map<string, Map<string, Claim[]>>();
+  /** Set name → element key text → claims sorted by owner (a lone claim, the usual case, is kept unwrapped). */
+  private readonly claims = new Map<string, Map<string, Claim | Claim[]>>();
 
   constructor(family: IPFamily) {
     this.family = family;
@@ -35,12 +35,12 @@ export class TableIndex {
 
   /** The element a set holds for `key`, if any. */
   effective(set: string, key: string): Element | undefined {
-    return this.claims.get(set)?.get(key)?.[0]?.element;
+    return first(this.claims.get(set)?.get(key))?.element;
   }
 
   /** Every element a set holds (first claimant's value). */
   *elements(set: string): IterableIterator<[string, Element]> {
-    for (const [k, cs] of this.claims.get(set) ?? []) yield [k, cs[0]!.element];
+    for (const [k, cs] of this.claims.get(set) ?? []) yield [k, first(cs)!.element];
   }
 
   /** Adds an owner's chains, sets and element claims (chains and sets: first definition wins). */
@@ -56,11 +56,13 @@ export class TableIndex {
       bySet = new Map();
       this.claims.set(set, bySet);
     }
-    const cs = bySet.get(key);
-    if (cs === undefined) {
-      bySet.set(key, [{ owner, element }]);
+    const found = bySet.get(key);
+    if (found === undefined) {
+      bySet.set(key, { owner, element });
       return;
     }
+    const cs = Array.isArray(found) ? found : [found];
+    bySet.set(key, cs);
     // One claim per owner and key: an owner listing a key twice keeps its first.
     if (cs.some((c) => c.owner === owner)) return;
     let i = cs.length;
@@ -70,11 +72,18 @@ export class TableIndex {
 
   release(owner: string, set: string, key: string): void {
     const bySet = this.claims.get(set);
-    const cs = bySet?.get(key);
-    if (bySet === undefined || cs === undefined) return;
-    const i = cs.findIndex((c) => c.owner === owner);
+    const found = bySet?.get(key);
+    if (bySet === undefined || found === undefined) return;
+    if (!Array.isArray(found)) {
+      if (found.owner === owner) bySet.delete(key);
+      return;
+    }
+    const i = found.findIndex((c) => c.owner === owner);
     if (i < 0) return;
-    cs.splice(i, 1);
-    if (cs.length === 0) bySet.delete(key);
+    found.splice(i, 1);
+    if (found.length === 0) bySet.delete(key);
+    else if (found.length === 1) bySet.set(key, found[0]!);
   }
 }
+
+const first = (c: Claim | Claim[] | undefined): Claim | undefined => (Array.isArray(c) ? c[0] : c);
