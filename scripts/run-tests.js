@@ -6,7 +6,7 @@ import { createInterface } from 'node:readline';
 
 const started = Date.now();
 const args = ['--tap', ...process.argv.slice(2)];
-const child = spawn(process.execPath, ['node_modules/ava/entrypoints/cli.mjs', ...args], {
+const child = spawn(process.execPath, ['node_modules/ava/entrypoints/cli.js', ...args], {
   stdio: ['ignore', 'pipe', 'inherit'],
 });
 const counts = { pass: 0, fail: 0, skip: 0, todo: 0 };
