@@ -11,8 +11,6 @@ import { runPlanCommand } from './plan-command.ts';
 import { runCleanup, runDaemonUntilSignalled } from './run-command.ts';
 import { runDemo } from '../demo/demo.ts';
 
-const MIN_NODE_MAJOR = 22;
-
 /** The repository root (dist/lib/app → root, or lib/app → root when run from sources). */
 const projectRoot = (): string => {
   const here = fileURLToPath(new URL('.', import.meta.url));
@@ -20,14 +18,6 @@ const projectRoot = (): string => {
 };
 
 export const main = async (argv: readonly string[]): Promise<number> => {
-  const major = Number(process.versions.node.split('.')[0]);
-  if (major < MIN_NODE_MAJOR) {
-    process.stderr.write(
-      `switchyard: needs Node.js >= ${MIN_NODE_MAJOR}, this is ${process.version}; ` +
-        `run it with node_modules/.bin first on PATH (npm ci installs the runtime there)\n`,
-    );
-    return 1;
-  }
   let parsed;
   try {
     parsed = await parseCommandLine(argv);
