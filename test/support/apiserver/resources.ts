@@ -33,6 +33,7 @@ export const resourceByPath = (group: string, version: string, plural: string): 
   RESOURCE_TYPES.find((t) => t.group === group && t.version === version && t.plural === plural);
 
 const VERBS = ['create', 'delete', 'get', 'list', 'patch', 'update', 'watch'];
+const WITH_STATUS = new Set(['Service', 'Node', 'Ingress']);
 
 const groupVersions = (): Map<string, ResourceType[]> => {
   const byGv = new Map<string, ResourceType[]>();
@@ -88,14 +89,20 @@ export const resourceList = (groupVersion: string): object | undefined => {
     kind: 'APIResourceList',
     apiVersion: 'v1',
     groupVersion,
-    resources: types.map((t) => ({
-      name: t.plural,
-      singularName: t.singular,
-      namespaced: t.namespaced,
-      kind: t.kind,
-      verbs: VERBS,
-      ...(t.shortNames ? { shortNames: t.shortNames } : {}),
-    })),
+    resources: types.flatMap((t) => [
+      {
+        name: t.plural,
+        singularName: t.singular,
+        namespaced: t.namespaced,
+        kind: t.kind,
+        verbs: VERBS,
+        ...(t.shortNames ? { shortNames: t.shortNames } : {}),
+      },
+      // The status subresource (kubectl --subresource=status finds it here).
+      ...(WITH_STATUS.has(t.kind)
+        ? [{ name: `${t.plural}/status`, singularName: '', namespaced: t.namespaced, kind: t.kind, verbs: ['get', 'patch', 'update'] }]
+        : []),
+    ]),
   };
 };
 

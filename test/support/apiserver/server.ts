@@ -220,8 +220,14 @@ export class TestApiServer {
     if (rest[0] === 'namespaces' && rest.length >= 3) [namespace, plural, name] = [rest[1], rest[2]!, rest[3]];
     else [plural, name] = [rest[0]!, rest[1]];
     const type = resourceByPath(group, version, plural);
-    if (!type || rest.length > (namespace ? 4 : 2) || (namespace !== undefined && !type.namespaced)) return notFound();
+    // `…/<name>/status`: the status subresource.
+    const subresource = rest.length === (namespace ? 5 : 3) && name !== undefined ? rest[rest.length - 1] : undefined;
+    if (subresource !== undefined && subresource !== 'status') return notFound();
+    if (!type || rest.length > (namespace ? 4 : 2) + (subresource ? 1 : 0) || (namespace !== undefined && !type.namespaced)) {
+      return notFound();
+    }
     if (!type.namespaced && name === undefined && namespace !== undefined) return notFound();
+    if (subresource === 'status') return this.routeStatus(req, res, method, type, type.namespaced ? namespace : undefined, name!);
 
     if (name === undefined) {
       if (method === 'GET') {
@@ -264,6 +270,47 @@ export class TestApiServer {
         return this.send(res, 200, this.store.delete(type.kind, ns, name));
       default:
         return this.send(res, 405, status(405, 'MethodNotAllowed', `${method} not allowed`));
+    }
+  }
+
+  /**
+   * The status subresource, as the real API server treats it: GET returns the object; PUT and PATCH change only
+   * `status` (anything else in the body is ignored), PUT honours a given resourceVersion.
+   */
+  private async routeStatus(
+    req: IncomingMessage,
+    res: ServerResponse,
+    method: string,
+    type: ResourceType,
+    ns: string | undefined,
+    name: string,
+  ): Promise<void> {
+    const current = this.store.get(type.kind, ns, name);
+    if (!current) return this.send(res, 404, status(404, 'NotFound', `${type.plural} "${name}" not found`));
+    switch (method) {
+      case 'GET':
+        return this.send(res, 200, current);
+      case 'PUT': {
+        const body = await readJson(req);
+        const given = (body.metadata as Record<string, unknown> | undefined)?.resourceVersion;
+        const next = { ...current, status: body.status } as JsonObject;
+        if (typeof given === 'string' && given !== '') next.metadata.resourceVersion = given;
+        else delete next.metadata.resourceVersion;
+        return this.send(res, 200, this.store.update(next));
+      }
+      case 'PATCH': {
+        const contentType = req.headers['content-type'] ?? '';
+        if (contentType.includes('json-patch+json') || contentType.includes('apply-patch')) {
+          return this.send(res, 415, status(415, 'UnsupportedMediaType', `patch type ${contentType} not supported`));
+        }
+        const patched = mergePatch(current, await readJson(req)) as JsonObject;
+        const next = { ...current, status: patched.status } as JsonObject;
+        if (patched.status === undefined) delete next.status;
+        delete next.metadata.resourceVersion;
+        return this.send(res, 200, this.store.update(next));
+      }
+      default:
+        return this.send(res, 405, status(405, 'MethodNotAllowed', `${method} not allowed on status`));
     }
   }
 
