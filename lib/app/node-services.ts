@@ -1,0 +1,180 @@
+/**
+ * What running on a node adds around the daemon: /healthz and /livez, /metrics, healthCheckNodePort servers,
+ * conntrack cleanup after each sync and the conntrack sysctls at start. Built from a Config; constructing does
+ * no I/O, start() does. Listener failures are logged (and retried), never fatal.
+ */
+import { availableParallelism } from 'node:os';
+import type { Config } from '../config/types.ts';
+import { ConntrackCleaner } from '../conntrack/cleaner.ts';
+import { ConntrackCli, type ConntrackDeleter } from '../conntrack/conntrack.ts';
+import { applyConntrackSysctls, procKernelParams, type KernelParams } from '../conntrack/sysctls.ts';
+import type { DaemonHooks, SyncOutcome } from '../daemon.ts';
+import { describeError } from '../errors.ts';
+import { ProcessRunner } from '../exec/command.ts';
+import { HealthServer } from '../health/health-server.ts';
+import { ProxyHealth } from '../health/proxy-health.ts';
+import { ServiceHealthServers, type ListenFn } from '../health/service-health.ts';
+import type { RequestRecord } from '../ingress/proxy.ts';
+import type { ManifestProblem } from '../source/manifests.ts';
+import type { ResourceKind } from '../source/types.ts';
+import type { Logger } from '../telemetry/logger-types.ts';
+import { ProxyMetrics } from '../telemetry/metrics.ts';
+import { MetricsServer } from '../telemetry/metrics-server.ts';
+import { SyncTelemetry } from '../telemetry/sync-telemetry.ts';
+import { reportTracingConfig } from '../telemetry/tracing.ts';
+import type { SourceHooks } from './source-from-config.ts';
+
+const RETRY_LISTEN_MS = 5_000;
+
+export interface NodeServicesDrivers {
+  readonly conntrack?: ConntrackDeleter;
+  readonly kernelParams?: KernelParams;
+  readonly listen?: ListenFn;
+  readonly cores?: number;
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+interface Startable {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export class NodeServices {
+  readonly metrics = new ProxyMetrics();
+  readonly health: ProxyHealth;
+  readonly #config: Config;
+  readonly #logger: Logger;
+  readonly #drivers: NodeServicesDrivers;
+  readonly #telemetry: SyncTelemetry;
+  readonly #servers: { readonly what: string; readonly server: Startable }[] = [];
+  readonly #serviceHealth: ServiceHealthServers | undefined;
+  readonly #conntrack: ConntrackCleaner | undefined;
+  readonly #retries = new Set<NodeJS.Timeout>();
+  #afterSync: Promise<void> = Promise.resolve();
+  #stopped = false;
+
+  constructor(config: Config, logger: Logger, drivers: NodeServicesDrivers = {}) {
+    this.#config = config;
+    this.#logger = logger;
+    this.#drivers = drivers;
+    // kube-proxy's healthTimeout: two sync periods.
+    this.health = new ProxyHealth({ healthTimeoutMs: 2 * (config.proxyMode === 'ipvs' ? config.ipvs.syncPeriodMs : config.syncPeriodMs) });
+    this.#telemetry = new SyncTelemetry({
+      metrics: this.metrics,
+      health: this.health,
+      dataplaneMode: config.proxyMode === 'none' ? 'nftables' : config.proxyMode,
+    });
+    if (config.healthzBindAddress) {
+      const server = new HealthServer({
+        address: config.healthzBindAddress,
+        health: this.health,
+        logger,
+        onProbe: (path, code) => (path === '/healthz' ? this.metrics.countHealthz(code) : this.metrics.countLivez(code)),
+      });
+      this.#servers.push({ what: 'healthz', server });
+    }
+    if (config.metricsBindAddress) {
+      this.#servers.push({ what: 'metrics', server: new MetricsServer({ address: config.metricsBindAddress, metrics: this.metrics, logger }) });
+    }
+    // Without a kernel dataplane there are no NodePorts and no NAT flows: nothing to health-check or clean.
+    if (config.proxyMode !== 'none') {
+      this.#serviceHealth = new ServiceHealthServers({
+        logger,
+        proxyHealthy: () => this.health.status().healthy,
+        ...(drivers.listen ? { listen: drivers.listen } : {}),
+        onListenerFailure: () => this.metrics.countListenerFailure(),
+      });
+      this.#conntrack = new ConntrackCleaner({
+        deleter: drivers.conntrack ?? new ConntrackCli({ commands: new ProcessRunner() }),
+        logger,
+        onResult: (ok) => this.metrics.countConntrack(ok),
+      });
+    }
+  }
+
+  /** Hooks for the Daemon. */
+  get hooks(): DaemonHooks {
+    return {
+      onEvent: (event) => this.#telemetry.onEvent(event),
+      onQueued: () => this.#telemetry.onQueued(),
+      onInvalidObject: (kind) => this.metrics.countInvalidObject(kind),
+      onSync: (outcome) => this.#onSync(outcome),
+    };
+  }
+
+  /** Hooks for the object source. */
+  get sourceHooks(): SourceHooks {
+    return {
+      onRestart: (kind: ResourceKind, reason: string) => this.metrics.countSourceRestart(kind, reason),
+      onInvalidDocument: (_problem: ManifestProblem) => this.metrics.countInvalidObject('document'),
+    };
+  }
+
+  /** For the ingress server's per-request callback. */
+  readonly onIngressRequest = (record: RequestRecord): void => {
+    this.metrics.countIngressRequest(record.status);
+    if (record.upstreamMs !== undefined) this.metrics.observeIngressUpstream(record.upstreamMs / 1000);
+  };
+
+  /** Ports served by the health/metrics listeners (for tests; 0 requested → the bound port). */
+  get healthzPort(): number | undefined {
+    return (this.#servers.find((s) => s.what === 'healthz')?.server as HealthServer | undefined)?.port;
+  }
+
+  get metricsPort(): number | undefined {
+    return (this.#servers.find((s) => s.what === 'metrics')?.server as MetricsServer | undefined)?.port;
+  }
+
+  async start(): Promise<void> {
+    reportTracingConfig(this.#drivers.env ?? process.env, this.#logger);
+    if (this.#config.proxyMode !== 'none') {
+      await applyConntrackSysctls(
+        this.#config.conntrack,
+        this.#drivers.cores ?? availableParallelism(),
+        this.#drivers.kernelParams ?? procKernelParams,
+        this.#logger,
+      );
+    }
+    await Promise.all(this.#servers.map(({ what, server }) => this.#startServer(what, server)));
+  }
+
+  /** Waits for post-sync work (health-check ports, conntrack) queued so far. */
+  idle(): Promise<void> {
+    return this.#afterSync;
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    for (const timer of this.#retries) clearTimeout(timer);
+    this.#retries.clear();
+    await this.#afterSync;
+    await Promise.allSettled([...this.#servers.map(({ server }) => server.stop()), this.#serviceHealth?.stop()]);
+    await this.metrics.shutdown().catch(() => undefined);
+  }
+
+  /** A bind failure (address in use…) is logged and retried; it never stops the proxy. */
+  async #startServer(what: string, server: Startable): Promise<void> {
+    try {
+      await server.start();
+    } catch (e) {
+      this.#logger.error({ err: describeError(e) }, `${what} server: ${describeError(e)}; retrying in ${RETRY_LISTEN_MS / 1000} s`);
+      if (this.#stopped) return;
+      const timer = setTimeout(() => {
+        this.#retries.delete(timer);
+        if (!this.#stopped) void this.#startServer(what, server);
+      }, RETRY_LISTEN_MS);
+      timer.unref();
+      this.#retries.add(timer);
+    }
+  }
+
+  #onSync(outcome: SyncOutcome): void {
+    this.#telemetry.onSync(outcome);
+    if (outcome.error !== undefined || this.#stopped) return;
+    const { desired } = outcome;
+    // Serialised so cleanups see states in the order they were applied.
+    this.#afterSync = this.#afterSync.then(async () => {
+      await Promise.allSettled([this.#serviceHealth?.sync(desired), this.#conntrack?.afterSync(desired)]);
+    });
+  }
+}
