@@ -8,12 +8,14 @@
  */
 import { describeError } from './errors.ts';
 import type { Dataplane, SyncResult } from './dataplane/types.ts';
+import type { NodeInfo } from './model/types.ts';
 import type { PlanOptions } from './plan/plan.ts';
 import { planDesiredState } from './plan/plan.ts';
 import type { DesiredState } from './plan/types.ts';
 import type { Source, SourceEvent } from './source/types.ts';
 import { ServiceState, type Snapshot } from './state/service-state.ts';
 import type { Logger } from './telemetry/logger-types.ts';
+import { withSpan } from './telemetry/tracing.ts';
 
 /** The ingress side as the daemon sees it: it takes events and, after each commit, the new service snapshot. */
 export interface IngressSide {
@@ -36,6 +38,8 @@ export interface DaemonHooks {
   readonly onInvalidObject?: (kind: string, key: string, reason: string) => void;
   readonly onEvent?: (event: SourceEvent) => void;
   readonly onSync?: (result: SyncOutcome) => void;
+  /** Changes that need a sync are waiting (called on every such event; health and metrics keep the oldest). */
+  readonly onQueued?: () => void;
 }
 
 export interface SyncOutcome {
@@ -44,6 +48,10 @@ export interface SyncOutcome {
   /** undefined when there is no kernel dataplane (proxy mode none). */
   readonly dataplane: SyncResult | undefined;
   readonly error: unknown;
+  /** This node's Node as the snapshot knows it (health: deletion, autoscaler taint). */
+  readonly node: NodeInfo | undefined;
+  /** Wall time of the whole sync (plan + dataplane). */
+  readonly durationMs: number;
 }
 
 export interface DaemonParts {
@@ -103,7 +111,9 @@ export class Daemon {
     const ingress = this.#parts.ingress?.apply(event);
     if (ingress?.rejection !== undefined && event.type !== 'synced') this.#reject(event.kind, event.key, ingress.rejection);
     if (ingress?.changed) this.#ingressDirty = true;
-    if (this.#services.hasPendingChanges() || this.#ingressDirty || event.type === 'synced') this.#scheduler.request();
+    const pending = this.#services.hasPendingChanges();
+    if (pending) this.#parts.hooks?.onQueued?.();
+    if (pending || this.#ingressDirty || event.type === 'synced') this.#scheduler.request();
   }
 
   #reject(kind: string, key: string, reason: string): void {
@@ -118,6 +128,7 @@ export class Daemon {
     const { logger, dataplane, ingress } = this.#parts;
     const pending = this.#services.hasPendingChanges();
     if (!pending && !forceFull && !this.#ingressDirty && this.#firstSyncDone) return;
+    const startedAt = performance.now();
     const { snapshot, changed, nodeChanged } = this.#services.commit();
     const desired = planDesiredState(snapshot, this.#parts.planOptions);
     this.#lastDesired = desired;
@@ -129,11 +140,13 @@ export class Daemon {
     let error: unknown;
     try {
       result = dataplane
-        ? await dataplane.sync(desired, {
-            // A Node change (addresses, pod CIDRs, zone) touches no service port but can change every one's rules.
-            changed: this.#firstSyncDone && !nodeChanged ? changed : undefined,
-            forceFull: forceFull || !this.#firstSyncDone,
-          })
+        ? await withSpan('switchyard.sync', { mode: dataplane.mode, services: desired.services.length, changed: changed.size }, () =>
+            dataplane.sync(desired, {
+              // A Node change (addresses, pod CIDRs, zone) touches no service port but can change every one's rules.
+              changed: this.#firstSyncDone && !nodeChanged ? changed : undefined,
+              forceFull: forceFull || !this.#firstSyncDone,
+            }),
+          )
         : undefined;
       this.#firstSyncDone = true;
       logger.debug(
@@ -144,7 +157,14 @@ export class Daemon {
       error = e;
       logger.error({ err: describeError(e) }, `sync failed, will retry with a full sync: ${describeError(e)}`);
     }
-    this.#parts.hooks?.onSync?.({ desired, changed: changed.size, dataplane: result, error });
+    this.#parts.hooks?.onSync?.({
+      desired,
+      changed: changed.size,
+      dataplane: result,
+      error,
+      node: snapshot.node,
+      durationMs: performance.now() - startedAt,
+    });
     if (error) throw error;
   }
 }
