@@ -9,13 +9,14 @@ import { SyncRunner } from '../sync/runner.ts';
 import type { Logger } from '../telemetry/logger-types.ts';
 import { allDataplanes, dataplaneFromConfig } from './dataplane-from-config.ts';
 import { ingressFromConfig } from './ingress-from-config.ts';
+import { NodeServices } from './node-services.ts';
 import { planOptionsFromConfig } from './plan-options.ts';
 import { sourceFromConfig } from './source-from-config.ts';
 
 /** Time SIGTERM leaves for in-flight ingress requests, inside the 5 s the contract allows for exiting. */
 const DRAIN_MS = 3_000;
 
-export const buildDaemon = (config: Config, nodeName: string, logger: Logger): Daemon => {
+export const buildDaemon = (config: Config, nodeName: string, logger: Logger, node?: NodeServices): Daemon => {
   const scheduler = (sync: (forceFull: boolean) => Promise<void>): SyncScheduler => {
     const runner = new SyncRunner({
       sync: (request) => sync(request.full),
@@ -27,11 +28,12 @@ export const buildDaemon = (config: Config, nodeName: string, logger: Logger): D
   };
   return new Daemon({
     logger,
-    source: sourceFromConfig(config, logger),
+    source: sourceFromConfig(config, logger, node?.sourceHooks),
     planOptions: planOptionsFromConfig(config, nodeName),
     dataplane: dataplaneFromConfig(config),
-    ingress: ingressFromConfig(config, logger),
+    ingress: ingressFromConfig(config, logger, node?.onIngressRequest),
     scheduler,
+    ...(node ? { hooks: node.hooks } : {}),
   });
 };
 
@@ -47,11 +49,13 @@ const untilSignal = (): Promise<NodeJS.Signals> =>
   });
 
 export const runDaemonUntilSignalled = async (config: Config, nodeName: string, logger: Logger): Promise<number> => {
-  const daemon = buildDaemon(config, nodeName, logger);
+  const node = new NodeServices(config, logger);
+  const daemon = buildDaemon(config, nodeName, logger, node);
   logger.info(
     { node: nodeName, mode: config.proxyMode, source: config.manifestsDir ?? config.master ?? config.kubeconfig ?? 'in-cluster' },
     'starting switchyard',
   );
+  await node.start();
   await daemon.start();
   const signal = await untilSignal();
   logger.info({ signal }, 'stopping; kernel rules stay in place');
@@ -59,6 +63,7 @@ export const runDaemonUntilSignalled = async (config: Config, nodeName: string, 
   const deadline = setTimeout(() => process.exit(0), 4_500);
   deadline.unref();
   await daemon.stop(DRAIN_MS);
+  await node.stop();
   clearTimeout(deadline);
   // Watch sockets and pooled connections may linger: the contract wants the process gone.
   setTimeout(() => process.exit(0), 50).unref();
