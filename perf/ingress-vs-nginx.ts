@@ -1,0 +1,197 @@
+/**
+ * Switchyard's ingress proxy against nginx as a reverse proxy, on 127.0.0.1 only. Prints a table; not a test.
+ *
+ *   node perf/ingress-vs-nginx.ts [--runs 3] [--duration 10s] [--connections 50] [--cpu-prof DIR]
+ *
+ * Upstream: a third nginx (worker_processes 1) answering `return 200` from memory, so neither proxy waits on a
+ * slow backend. Both proxies: one worker (switchyard is one Node process), keep-alive to the upstream (nginx
+ * `keepalive 64` + HTTP/1.1; switchyard's undici pool), the same forwarded headers. wrk: `-t1 -c50 --latency`,
+ * keep-alive, plain HTTP and TLS (self-signed P-256 certificates on both). Runs alternate between the two proxies;
+ * the figure per cell is the median of the runs. See perf/README-ingress.md.
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const NGINX = '/usr/sbin/nginx';
+const WRK = '/usr/bin/wrk';
+const OPENSSL = '/usr/bin/openssl';
+
+const arg = (name: string, fallback: string): string => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i !== -1 && process.argv[i + 1] ? process.argv[i + 1]! : fallback;
+};
+const RUNS = Number(arg('runs', '3'));
+const DURATION = arg('duration', '10s');
+const CONNECTIONS = Number(arg('connections', '50'));
+const CPU_PROF = arg('cpu-prof', '');
+
+for (const [tool, hint] of [[NGINX, 'apt-get install -y nginx-light'], [WRK, 'apt-get install -y wrk'], [OPENSSL, 'apt-get install -y openssl']]) {
+  if (!existsSync(tool!)) {
+    console.error(`${tool} is missing (install it for this benchmark only: ${hint})`);
+    process.exit(2);
+  }
+}
+
+const freePort = (): Promise<number> =>
+  new Promise((resolve) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
+
+const work = mkdtempSync(join(tmpdir(), 'switchyard-ingress-perf-'));
+const children: ChildProcess[] = [];
+const cleanup = (): void => {
+  for (const c of children) if (c.exitCode === null && c.pid) process.kill(c.pid, 'SIGTERM');
+};
+process.on('exit', () => {
+  cleanup();
+  rmSync(work, { recursive: true, force: true });
+});
+
+execFileSync(OPENSSL, [
+  'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2',
+  '-subj', '/CN=bench.local', '-keyout', join(work, 'key.pem'), '-out', join(work, 'cert.pem'),
+], { stdio: 'ignore' });
+
+const [upstreamPort, nginxHttp, nginxHttps, syHttp, syHttps] = await Promise.all([1, 2, 3, 4, 5].map(() => freePort()));
+
+const nginxConf = (name: string, body: string): string => {
+  const dir = join(work, name);
+  execFileSync('/bin/mkdir', ['-p', dir]);
+  const conf = join(dir, 'nginx.conf');
+  writeFileSync(
+    conf,
+    `worker_processes 1;
+daemon off;
+master_process on;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}/body; proxy_temp_path ${dir}/proxy; fastcgi_temp_path ${dir}/fcgi;
+  uwsgi_temp_path ${dir}/uwsgi; scgi_temp_path ${dir}/scgi;
+  keepalive_requests 1000000;
+${body}
+}
+`,
+  );
+  return conf;
+};
+
+const upstreamConf = nginxConf(
+  'upstream',
+  `  server { listen 127.0.0.1:${upstreamPort}; location / { default_type text/plain; return 200 "ok\\n"; } }`,
+);
+const proxyConf = nginxConf(
+  'proxy',
+  `  upstream backend { server 127.0.0.1:${upstreamPort}; keepalive 64; }
+  map $http_x_request_id $rid { default $http_x_request_id; "" $request_id; }
+  server {
+    listen 127.0.0.1:${nginxHttp};
+    listen 127.0.0.1:${nginxHttps} ssl;
+    ssl_certificate ${work}/cert.pem; ssl_certificate_key ${work}/key.pem;
+    location / {
+      proxy_pass http://backend;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host $http_host;
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+      proxy_set_header X-Forwarded-Proto $scheme;
+      proxy_set_header X-Forwarded-Host $http_host;
+      proxy_set_header X-Forwarded-Port $server_port;
+      proxy_set_header X-Real-IP $remote_addr;
+      proxy_set_header X-Request-ID $rid;
+      proxy_buffering on;
+    }
+  }`,
+);
+
+const start = (cmd: string, args: string[], readyLine?: string): Promise<ChildProcess> =>
+  new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+    children.push(child);
+    child.once('error', reject);
+    child.once('exit', (code) => reject(new Error(`${cmd} exited early (${code})`)));
+    if (!readyLine) return void setTimeout(() => resolve(child), 300);
+    child.stdout!.on('data', (d: Buffer) => {
+      if (d.toString().includes(readyLine)) resolve(child);
+    });
+  });
+
+await start(NGINX, ['-c', upstreamConf, '-e', join(work, 'upstream', 'error.log')]);
+await start(NGINX, ['-c', proxyConf, '-e', join(work, 'proxy', 'error.log')]);
+const nodeArgs = CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', CPU_PROF] : [];
+const switchyard = await start(
+  process.execPath,
+  [...nodeArgs, join(import.meta.dirname, 'ingress-proxy-child.ts'), String(syHttp), String(syHttps), String(upstreamPort)],
+  'ready',
+);
+
+interface Result {
+  readonly rps: number;
+  readonly p99ms: number;
+  readonly errors: number;
+}
+
+const toMs = (v: string, unit: string): number => Number(v) * ({ us: 0.001, ms: 1, s: 1000, m: 60_000 }[unit] ?? Number.NaN);
+
+const wrk = (url: string, duration = DURATION): Result => {
+  const out = execFileSync(WRK, ['-t1', `-c${CONNECTIONS}`, `-d${duration}`, '--latency', url], { encoding: 'utf8' });
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]);
+  const p99 = /\s99%\s+([\d.]+)(us|ms|s|m)\b/.exec(out);
+  const non2xx = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(out)?.[1] ?? 0);
+  const sock = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
+  const errors = non2xx + (sock ? sock.slice(1).reduce((s, n) => s + Number(n), 0) : 0);
+  if (!p99 || Number.isNaN(rps)) throw new Error(`cannot parse wrk output:\n${out}`);
+  return { rps, p99ms: toMs(p99[1]!, p99[2]!), errors };
+};
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+
+const targets = {
+  'nginx http': `http://127.0.0.1:${nginxHttp}/`,
+  'switchyard http': `http://127.0.0.1:${syHttp}/`,
+  'nginx https': `https://127.0.0.1:${nginxHttps}/`,
+  'switchyard https': `https://127.0.0.1:${syHttps}/`,
+} as const;
+type Target = keyof typeof targets;
+
+// Warm-up (JIT, pools, TLS session setup) — not measured.
+for (const url of Object.values(targets)) wrk(url, '3s');
+
+const results = new Map<Target, Result[]>();
+for (let run = 0; run < RUNS; run++) {
+  for (const [name, url] of Object.entries(targets) as Array<[Target, string]>) {
+    const r = wrk(url);
+    results.set(name, [...(results.get(name) ?? []), r]);
+    console.error(`run ${run + 1}/${RUNS} ${name}: ${r.rps.toFixed(0)} req/s, p99 ${r.p99ms.toFixed(2)} ms${r.errors ? `, ${r.errors} errors` : ''}`);
+  }
+}
+
+const summary = (name: Target) => {
+  const rs = results.get(name)!;
+  return { rps: median(rs.map((r) => r.rps)), p99ms: median(rs.map((r) => r.p99ms)), errors: rs.reduce((s, r) => s + r.errors, 0) };
+};
+console.log(`\nwrk -t1 -c${CONNECTIONS} -d${DURATION} --latency, median of ${RUNS} runs, 127.0.0.1, ${execFileSync('/usr/bin/nproc', { encoding: 'utf8' }).trim()} cores (shared)\n`);
+console.log('| proto | nginx req/s | switchyard req/s | ratio (≥ 0.9) | nginx p99 ms | switchyard p99 ms | ratio (≤ 1.2) | errors |');
+console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
+for (const proto of ['http', 'https'] as const) {
+  const n = summary(`nginx ${proto}`);
+  const s = summary(`switchyard ${proto}`);
+  console.log(
+    `| ${proto} | ${n.rps.toFixed(0)} | ${s.rps.toFixed(0)} | ${(s.rps / n.rps).toFixed(2)} | ${n.p99ms.toFixed(2)} | ${s.p99ms.toFixed(2)} | ${(s.p99ms / n.p99ms).toFixed(2)} | ${n.errors}/${s.errors} |`,
+  );
+}
+switchyard.kill('SIGTERM');
+await new Promise((r) => switchyard.once('exit', r));
+cleanup();
