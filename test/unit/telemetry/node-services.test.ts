@@ -1,0 +1,154 @@
+/**
+ * The daemon with NodeServices attached, every side effect faked except loopback HTTP: events and syncs become
+ * kube-proxy metrics (scraped from /metrics), health follows the sync loop and the Node, conntrack cleanup runs
+ * after syncs.
+ */
+import test from 'ava';
+import { NodeServices } from '../../../lib/app/node-services.ts';
+import { parseCommandLine } from '../../../lib/config/index.ts';
+import { FakeConntrack } from '../../../lib/conntrack/conntrack.ts';
+import { FakeKernelParams } from '../../../lib/conntrack/sysctls.ts';
+import { Daemon, type SyncScheduler } from '../../../lib/daemon.ts';
+import type { Dataplane, SyncResult } from '../../../lib/dataplane/types.ts';
+import { SwitchyardError } from '../../../lib/errors.ts';
+import type { KubeObject, SourceEvent, SourceSink } from '../../../lib/source/types.ts';
+import { recordingLogger } from '../../../lib/telemetry/logger-types.ts';
+import { LAST_CHANGE_TRIGGER_TIME } from '../../../lib/telemetry/sync-telemetry.ts';
+import { nodeObject, serviceObject, sliceObject, ep } from '../model/builders.ts';
+
+class FakeDataplane implements Dataplane {
+  readonly mode = 'nftables' as const;
+  failNext = false;
+  syncs = 0;
+  sync(): Promise<SyncResult> {
+    this.syncs++;
+    if (this.failNext) {
+      this.failNext = false;
+      return Promise.reject(new SwitchyardError('ERR_DATAPLANE_APPLY', 'injected'));
+    }
+    return Promise.resolve({ full: this.syncs === 1, changedServices: 1, durationMs: 5, computeMs: 1, applyMs: 4, bytes: 10 });
+  }
+  cleanup(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+const harness = async () => {
+  const { config } = await parseCommandLine([
+    '--manifests', '/nonexistent', '--hostname-override', 'node-a',
+    '--healthz-bind-address', '127.0.0.1:0', '--metrics-bind-address', '127.0.0.1:0',
+    '--ingress-http-address', '', '--ingress-https-address', '',
+  ]);
+  const conntrack = new FakeConntrack();
+  const logger = recordingLogger();
+  const node = new NodeServices(config, logger, { conntrack, kernelParams: new FakeKernelParams(), cores: 2, env: {} });
+  let sink: SourceSink = () => undefined;
+  let chain: Promise<void> = Promise.resolve();
+  const dataplane = new FakeDataplane();
+  // Reach the daemon's sync through a scheduler that records it.
+  let syncFn: (full: boolean) => Promise<void> = () => Promise.resolve();
+  const daemon = new Daemon({
+    logger,
+    source: { start: (s) => ((sink = s), Promise.resolve()), stop: () => Promise.resolve() },
+    planOptions: { nodeName: 'node-a', clusterCIDRs: [], nodePortAddresses: undefined, masqueradeAll: false },
+    dataplane,
+    ingress: undefined,
+    scheduler: (sync): SyncScheduler => ((syncFn = sync), { request: () => undefined, start: () => undefined, stop: () => chain }),
+    hooks: node.hooks,
+  });
+  await node.start();
+  await daemon.start();
+  const syncNow = async (): Promise<void> => {
+    chain = chain.then(() => syncFn(false)).catch(() => undefined);
+    await chain;
+    await node.idle();
+  };
+  const emit = (event: SourceEvent): void => sink(event);
+  const scrape = async (): Promise<string> => (await fetch(`http://127.0.0.1:${node.metricsPort}/metrics`)).text();
+  const probe = async (path: string): Promise<number> => {
+    const res = await fetch(`http://127.0.0.1:${node.healthzPort}${path}`);
+    await res.text();
+    return res.status;
+  };
+  return { node, daemon, dataplane, conntrack, emit, syncNow, scrape, probe, logger };
+};
+
+const upsert = (kind: SourceEvent['kind'], object: KubeObject): SourceEvent => ({
+  type: 'upsert',
+  kind,
+  key: object.metadata.namespace ? `${object.metadata.namespace}/${object.metadata.name}` : object.metadata.name,
+  object,
+});
+
+const dnsService = serviceObject('dns', { clusterIP: '10.96.0.53', ports: [{ name: 'dns', port: 53, protocol: 'UDP' }] });
+const dnsSlice = (ip: string, trigger?: string): KubeObject => {
+  const slice = sliceObject('dns-1', 'dns', { ports: [{ name: 'dns', port: 53, protocol: 'UDP' }], endpoints: [ep(ip)] });
+  return trigger ? { ...slice, metadata: { ...slice.metadata, annotations: { [LAST_CHANGE_TRIGGER_TIME]: trigger } } } : slice;
+};
+
+test('a sync shows up on /metrics with kube-proxy names; pending counts drop to 0; conntrack cleans a replaced endpoint', async (t) => {
+  const h = await harness();
+  try {
+    h.emit(upsert('Service', dnsService));
+    h.emit(upsert('EndpointSlice', dnsSlice('10.244.1.5', new Date(Date.now() - 3_000).toISOString())));
+    let text = await h.scrape();
+    t.regex(text, /^kubeproxy_sync_proxy_rules_service_changes_pending 1$/m);
+    t.regex(text, /^kubeproxy_sync_proxy_rules_endpoint_changes_pending 1$/m);
+    h.emit({ type: 'synced', kind: 'Service' });
+    h.emit({ type: 'synced', kind: 'EndpointSlice' });
+    await h.syncNow();
+    text = await h.scrape();
+    t.regex(text, /^kubeproxy_sync_proxy_rules_duration_seconds_count 1$/m);
+    t.regex(text, /^kubeproxy_sync_proxy_rules_service_changes_total 1$/m);
+    t.regex(text, /^kubeproxy_sync_proxy_rules_endpoint_changes_pending 0$/m);
+    t.regex(text, /^switchyard_syncs_total\{kind="full"\} 1$/m);
+    // The trigger time was ~3 s ago: the observation lands in the (2, 3] or (3, 4] bucket, never below 2 s.
+    t.regex(text, /^kubeproxy_network_programming_duration_seconds_bucket\{le="2"\} 0$/m);
+    t.regex(text, /^kubeproxy_network_programming_duration_seconds_count 1$/m);
+    t.is(await h.probe('/healthz'), 200);
+
+    h.emit(upsert('EndpointSlice', dnsSlice('10.244.1.6')));
+    await h.syncNow();
+    t.deepEqual(h.conntrack.deleted, [{ kind: 'address-endpoint', family: 4, ip: '10.96.0.53', port: 53, endpoint: '10.244.1.5' }]);
+    t.regex(await h.scrape(), /^switchyard_syncs_total\{kind="partial"\} 1$/m);
+  } finally {
+    await h.daemon.stop();
+    await h.node.stop();
+  }
+});
+
+test('a failed sync counts an nftables sync failure and no conntrack cleanup; the Node being deleted fails /healthz only', async (t) => {
+  const h = await harness();
+  try {
+    h.emit(upsert('Service', dnsService));
+    h.emit({ type: 'synced', kind: 'Service' });
+    h.emit({ type: 'synced', kind: 'EndpointSlice' });
+    h.dataplane.failNext = true;
+    await h.syncNow();
+    t.regex(await h.scrape(), /^kubeproxy_sync_proxy_rules_nftables_sync_failures_total 1$/m);
+    t.deepEqual(h.conntrack.deleted, []);
+    const deleting = nodeObject('node-a');
+    h.emit(upsert('Node', { ...deleting, metadata: { ...deleting.metadata, deletionTimestamp: new Date().toISOString() } }));
+    await h.syncNow();
+    t.is(await h.probe('/healthz'), 503);
+    t.is(await h.probe('/livez'), 200);
+    const text = await h.scrape();
+    t.regex(text, /^kubeproxy_proxy_healthz_total\{code="503"\} 1$/m);
+    t.regex(text, /^kubeproxy_proxy_livez_total\{code="200"\} 1$/m);
+  } finally {
+    await h.daemon.stop();
+    await h.node.stop();
+  }
+});
+
+test('an invalid object is counted by kind', async (t) => {
+  const h = await harness();
+  try {
+    h.emit(upsert('Service', serviceObject('bad', { clusterIP: 'not-an-ip' })));
+    t.regex(await h.scrape(), /^switchyard_invalid_objects_total\{kind="Service"\} 1$/m);
+    t.true(h.logger.lines.some((l) => l.level === 'warn' && /default\/bad/.test(l.msg ?? '')));
+  } finally {
+    await h.daemon.stop();
+    await h.node.stop();
+  }
+});
