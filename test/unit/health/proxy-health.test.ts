@@ -37,8 +37,8 @@ for (const [title, steps, healthz, livez] of cases) {
   test(`ProxyHealth: ${title}`, (t) => {
     const f = fixture();
     steps(f);
-    t.is<number>(healthzResponse(f.health).code, healthz);
-    t.is<number>(livezResponse(f.health).code, livez);
+    t.is(healthzResponse(f.health).code as number, healthz);
+    t.is(livezResponse(f.health).code as number, livez);
   });
 }
 

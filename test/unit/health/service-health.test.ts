@@ -39,7 +39,7 @@ const responseCases: [string, number, boolean, number, string | null][] = [
 for (const [title, n, healthy, code, weight] of responseCases) {
   test(`healthCheckResponse: ${title}`, (t) => {
     const r = healthCheckResponse({ namespace: 'prod', name: 'shop', port: 1, localEndpoints: n }, healthy);
-    t.is<number>(r.code, code);
+    t.is(r.code as number, code);
     t.is(r.headers['x-load-balancing-endpoint-weight'] ?? null, weight);
     t.deepEqual(JSON.parse(r.body), { service: { namespace: 'prod', name: 'shop' }, localEndpoints: n, serviceProxyHealthy: healthy });
   });
