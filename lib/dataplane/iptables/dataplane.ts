@@ -1,0 +1,188 @@
+/**
+ * The iptables Dataplane: renders DesiredState into per-service rule groups, assembles whole tables, and hands
+ * `iptables-restore --noflush` only the chains that changed since the last accepted sync (plus `-X` of chains that
+ * are gone). Full syncs (first, after any failure, forced, or when the canary chain vanished) rewrite every chain
+ * and install the jump rules from the built-in chains idempotently (`-C`, then `-I`).
+ */
+import { SwitchyardError, describeError } from '../../errors.ts';
+import type { IPFamily } from '../../model/types.ts';
+import type { DesiredState } from '../../plan/types.ts';
+import type { Dataplane, SyncHint, SyncResult } from '../types.ts';
+import type { IptablesExecutor } from './exec.ts';
+import { BUILTIN_CHAINS, renderRule, tokenize, type TableName } from './model.ts';
+import { CANARY, isOurChain } from './names.ts';
+import { restoreInput, savedChains, savedRules, TABLE_ORDER } from './restore.ts';
+import { assemble, buildBase, buildService, JUMP_RULES, mapBase, mapGroup, type RuleGroup, type Tables } from './rules.ts';
+
+export interface IptablesDataplaneOptions {
+  readonly executor: IptablesExecutor;
+  /** Every backend cleanup() clears (iptables-nft and iptables-legacy); default just `executor`. */
+  readonly cleanupExecutors?: readonly IptablesExecutor[];
+  /** Families to program; default both. */
+  readonly families?: readonly IPFamily[];
+  readonly now?: () => number;
+}
+
+interface FamilyApplied {
+  readonly tables: Tables<string>;
+  readonly groups: ReadonlyMap<string, RuleGroup<string>>;
+}
+
+const sameList = (a: readonly string[], b: readonly string[]): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
+
+const sameGroup = (a: RuleGroup<string>, b: RuleGroup<string>): boolean =>
+  a.chains.length === b.chains.length &&
+  a.contributions.length === b.contributions.length &&
+  a.chains.every((c, i) => c.name === b.chains[i]!.name && c.table === b.chains[i]!.table && sameList(c.rules, b.chains[i]!.rules)) &&
+  a.contributions.every((c, i) => c.chain === b.contributions[i]!.chain && c.table === b.contributions[i]!.table && sameList(c.rules, b.contributions[i]!.rules));
+
+export class IptablesDataplane implements Dataplane {
+  readonly mode = 'iptables' as const;
+  private readonly executor: IptablesExecutor;
+  private readonly cleanupExecutors: readonly IptablesExecutor[];
+  private readonly families: readonly IPFamily[];
+  private readonly now: () => number;
+  private applied: Map<IPFamily, FamilyApplied> | undefined;
+  private appliedSettings: string | undefined;
+  private needFull = true;
+  /** Why the last full sync was full (for logs and tests). */
+  lastFullReason: 'first' | 'failure' | 'forced' | 'canary' | undefined;
+
+  constructor(options: IptablesDataplaneOptions) {
+    this.executor = options.executor;
+    this.cleanupExecutors = options.cleanupExecutors ?? [options.executor];
+    this.families = options.families ?? [4, 6];
+    this.now = options.now ?? (() => performance.now());
+  }
+
+  /** The rule text the kernel holds (as far as we know), per family. */
+  appliedTables(family: IPFamily): Tables<string> | undefined {
+    return this.applied?.get(family)?.tables;
+  }
+
+  async sync(state: DesiredState, hint: SyncHint): Promise<SyncResult> {
+    const t0 = this.now();
+    const settings = JSON.stringify([state.masqueradeAll, state.families]);
+    const prev = this.applied;
+    let reason: IptablesDataplane['lastFullReason'] =
+      prev === undefined ? 'first' : this.needFull ? 'failure' : hint.forceFull ? 'forced' : undefined;
+    if (reason === undefined && (await this.canaryMissing())) reason = 'canary';
+    const full = reason !== undefined;
+    const changed = !full && hint.changed !== undefined && settings === this.appliedSettings ? hint.changed : undefined;
+
+    const next = new Map<IPFamily, FamilyApplied>();
+    const inputs: { family: IPFamily; text: string }[] = [];
+    let changedServices = 0;
+    for (const family of this.families) {
+      const famSettings = state.families[family];
+      const before = prev?.get(family);
+      const groups = new Map<string, RuleGroup<string>>();
+      for (const p of state.services) {
+        if (p.family !== family) continue;
+        const old = before?.groups.get(p.id);
+        if (changed !== undefined && old !== undefined && !changed.has(p.servicePort)) {
+          groups.set(p.id, old);
+          continue;
+        }
+        const g = mapGroup(buildService(p, famSettings, state.masqueradeAll), renderRule);
+        // An unchanged group keeps its old arrays, so the restore diff sees identical chains at once.
+        const same = old !== undefined && sameGroup(old, g);
+        groups.set(p.id, same ? old : g);
+        if (full || !same) changedServices++;
+      }
+      if (!full && before !== undefined) for (const id of before.groups.keys()) if (!groups.has(id)) changedServices++;
+      const tables = assemble(mapBase(buildBase(family, famSettings), renderRule), groups.values(), (x) => x);
+      next.set(family, { tables, groups });
+      const stale = full ? await this.staleChains(family, reason === 'forced' ? before?.tables : undefined) : {};
+      inputs.push({ family, text: restoreInput(tables, full ? undefined : before?.tables, stale).text });
+    }
+    const t1 = this.now();
+    try {
+      for (const i of inputs) await this.executor.restore(i.family, i.text);
+      if (full) for (const family of this.families) await this.ensureJumps(family);
+    } catch (e) {
+      this.needFull = true;
+      throw new SwitchyardError('ERR_DATAPLANE_APPLY', `iptables (${this.executor.backend}) ${full ? 'full' : 'partial'} sync failed: ${describeError(e)}`, { cause: e });
+    }
+    const t2 = this.now();
+    this.applied = next;
+    this.appliedSettings = settings;
+    this.needFull = false;
+    if (full) this.lastFullReason = reason;
+    const bytes = inputs.reduce((n, i) => n + i.text.length, 0);
+    return { full, changedServices, durationMs: t2 - t0, computeMs: t1 - t0, applyMs: t2 - t1, bytes };
+  }
+
+  /** Someone flushed our rules (or the whole table) when the mangle canary chain is gone. */
+  private async canaryMissing(): Promise<boolean> {
+    for (const family of this.families) {
+      const r = await this.executor.command(family, 'mangle', ['-S', CANARY]);
+      if (r.code !== 0) return true;
+    }
+    return false;
+  }
+
+  /**
+   * Chains of ours a full sync must delete: from our record when we trust it (a forced periodic resync), else
+   * listed from the kernel (first sync after a restart, after a failure, after a flush).
+   */
+  private async staleChains(family: IPFamily, known: Tables<string> | undefined): Promise<Partial<Record<TableName, string[]>>> {
+    const out: Partial<Record<TableName, string[]>> = {};
+    for (const table of TABLE_ORDER) {
+      out[table] = known !== undefined ? [...known[table].keys()] : savedChains(await this.executor.save(family, table), isOurChain);
+    }
+    return out;
+  }
+
+  private async ensureJumps(family: IPFamily): Promise<void> {
+    // Inserted at the top in reverse, so the list's order is the chain's order when none existed.
+    for (const j of [...JUMP_RULES].reverse()) {
+      const args = tokenize(renderRule(j.rule));
+      const check = await this.executor.command(family, j.table, ['-C', j.chain, ...args]);
+      if (check.code === 0) continue;
+      const insert = await this.executor.command(family, j.table, ['-I', j.chain, ...args]);
+      if (insert.code !== 0) {
+        throw new SwitchyardError('ERR_DATAPLANE_APPLY', `cannot insert jump rule into ${j.table}/${j.chain}: ${insert.stderr.trim()}`);
+      }
+    }
+  }
+
+  /** Removes jump rules first, then flushes and deletes every SWITCHYARD- chain, on every backend and family. */
+  async cleanup(): Promise<void> {
+    const problems: string[] = [];
+    for (const exec of this.cleanupExecutors) {
+      for (const family of [4, 6] as const) {
+        for (const table of TABLE_ORDER) {
+          try {
+            await this.cleanupTable(exec, family, table);
+          } catch (e) {
+            problems.push(`${exec.backend} ipv${family} ${table}: ${describeError(e)}`);
+          }
+        }
+      }
+    }
+    this.applied = undefined;
+    this.needFull = true;
+    if (problems.length > 0) throw new SwitchyardError('ERR_DATAPLANE_APPLY', `iptables cleanup failed: ${problems.join('; ')}`);
+  }
+
+  private async cleanupTable(exec: IptablesExecutor, family: IPFamily, table: TableName): Promise<void> {
+    let saved: string;
+    try {
+      saved = await exec.save(family, table);
+    } catch (e) {
+      // The backend's tools are missing here: nothing of ours can be in it.
+      if (e instanceof SwitchyardError && e.code === 'ERR_EXEC' && /cannot run/.test(e.message)) return;
+      throw e;
+    }
+    const builtins = new Set(BUILTIN_CHAINS[table]);
+    for (const j of savedRules(saved, (c) => builtins.has(c), (t) => / -[jg] SWITCHYARD-/.test(` ${t}`))) {
+      const r = await exec.command(family, table, ['-D', j.chain, ...tokenize(j.text)]);
+      if (r.code !== 0) throw new SwitchyardError('ERR_DATAPLANE_APPLY', `cannot delete jump rule "${j.text}" from ${j.chain}: ${r.stderr.trim()}`);
+    }
+    const chains = savedChains(saved, isOurChain);
+    if (chains.length === 0) return;
+    const text = [`*${table}`, ...chains.map((c) => `:${c} - [0:0]`), ...chains.map((c) => `-X ${c}`), 'COMMIT', ''].join('\n');
+    await exec.restore(family, text);
+  }
+}

@@ -1,0 +1,48 @@
+/**
+ * Chain names: fixed `SWITCHYARD-…` chains and per-service / per-endpoint chains named by a hash, short enough for
+ * iptables' 28-character limit (`SWITCHYARD-SVC-` + 13). Pure (FNV-1a, no node:crypto).
+ */
+import type { PlannedEndpoint, ServicePlan } from '../../plan/types.ts';
+
+export const SERVICES = 'SWITCHYARD-SERVICES';
+export const NODEPORTS = 'SWITCHYARD-NODEPORTS';
+export const EXTERNAL_SERVICES = 'SWITCHYARD-EXTERNAL-SERVICES';
+export const POSTROUTING = 'SWITCHYARD-POSTROUTING';
+export const MARK_MASQ = 'SWITCHYARD-MARK-MASQ';
+/** Marks for masquerade unless the source is inside one of several cluster CIDRs. */
+export const MASQ_NONCLUSTER = 'SWITCHYARD-MASQ-NONCLUSTER';
+export const FIREWALL = 'SWITCHYARD-FIREWALL';
+export const FORWARD = 'SWITCHYARD-FORWARD';
+/** Rejects ClusterIP traffic that no service rule DNATed (a port the service does not have). */
+export const CLUSTER_IPS = 'SWITCHYARD-CLUSTER-IPS';
+export const CANARY = 'SWITCHYARD-CANARY';
+
+const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+
+const fnv1a = (s: string, seed: number): number => {
+  let h = seed >>> 0;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h >>> 0;
+};
+
+/** 12 base32 characters (60 bits) of hash: collisions are negligible at 100k+ chains. */
+export const chainHash = (s: string): string => {
+  let bits = (BigInt(fnv1a(s, 0x811c9dc5)) << 32n) | BigInt(fnv1a(s, 0x9e3779b9));
+  let out = '';
+  for (let i = 0; i < 12; i++) {
+    out += ALPHABET[Number(bits & 31n)];
+    bits >>= 5n;
+  }
+  return out;
+};
+
+export const serviceChain = (p: ServicePlan): string => `SWITCHYARD-SVC-${chainHash(p.id)}`;
+export const localChain = (p: ServicePlan): string => `SWITCHYARD-SVL-${chainHash(p.id)}`;
+export const externalChain = (p: ServicePlan): string => `SWITCHYARD-EXT-${chainHash(p.id)}`;
+export const firewallChain = (p: ServicePlan): string => `SWITCHYARD-FW-${chainHash(p.id)}`;
+export const endpointChain = (p: ServicePlan, e: PlannedEndpoint): string => `SWITCHYARD-SEP-${chainHash(`${p.id}|${e.ip}|${e.port}`)}`;
+
+export const isOurChain = (name: string): boolean => name.startsWith('SWITCHYARD-');

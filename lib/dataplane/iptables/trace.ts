@@ -1,0 +1,169 @@
+/**
+ * Packet tracer for typed iptables tables: walks the built-in chains of each hook in netfilter order (nat before
+ * filter on output; nat PREROUTING → routing → filter INPUT or FORWARD → nat POSTROUTING), following jumps, and
+ * branches on `statistic` and `recent --rcheck` (either may or may not match) so every reachable endpoint shows.
+ * It evaluates the rule form (typed tables, e.g. parsed back from the fake kernel) — not DesiredState. Pure.
+ */
+import type { IPFamily } from '../../model/types.ts';
+import type { TraceContext, TracePacket, TraceResult, Tracer } from '../trace-types.ts';
+import { addrMatches, sameAddr } from '../nftables/addr.ts';
+import type { Match, Rule, TableName } from './model.ts';
+import { JUMP_RULES, type Tables } from './rules.ts';
+
+interface Pkt {
+  readonly src: string;
+  readonly dst: string;
+  readonly proto: string;
+  readonly dport: number;
+  readonly mark: number;
+  readonly dnat: boolean;
+  readonly masq: boolean;
+}
+
+type Outcome = { readonly kind: 'fall' | 'accept'; readonly pkt: Pkt } | { readonly kind: 'drop' | 'reject' };
+
+const MAX_DEPTH = 64;
+
+/** Built-in chains as switchyard installs them: only our jump rules (the system's own rules are not modelled). */
+const builtinRules = (table: TableName, chain: string): Rule[] => JUMP_RULES.filter((j) => j.table === table && j.chain === chain).map((j) => j.rule);
+
+class Evaluator {
+  private readonly tables: Tables<Rule>;
+  private readonly ctx: TraceContext;
+
+  constructor(tables: Tables<Rule>, ctx: TraceContext) {
+    this.tables = tables;
+    this.ctx = ctx;
+  }
+
+  isLocal(ip: string): boolean {
+    return this.ctx.localAddresses.some((a) => sameAddr(a, ip));
+  }
+
+  /** Whether `m` matches: true, false, or 'maybe' (random or stateful matches: both branches are explored). */
+  private matches(m: Match, p: Pkt): boolean | 'maybe' {
+    switch (m.m) {
+      case 'src':
+        return addrMatches(p.src, m.cidr) !== m.neg;
+      case 'dst':
+        return addrMatches(p.dst, m.cidr) !== m.neg;
+      case 'proto':
+        return p.proto === m.proto;
+      case 'dport':
+        return p.proto === m.proto && p.dport === m.port;
+      case 'addrtype':
+        return this.isLocal(m.field === 'src' ? p.src : p.dst) !== m.neg;
+      case 'ctstate':
+        return m.states.includes('NEW'); // every traced packet opens a connection
+      case 'mark':
+        return ((p.mark & m.mark) === m.mark) !== m.neg;
+      case 'statistic':
+        return Number(m.probability) >= 1 ? true : 'maybe';
+      case 'recent':
+        return m.mode === 'set' ? true : 'maybe';
+      case 'comment':
+        return true;
+    }
+  }
+
+  chain(table: TableName, name: string, p: Pkt, depth: number): Outcome[] {
+    const rules = this.tables[table].get(name);
+    if (rules === undefined || depth > MAX_DEPTH) return [{ kind: 'drop' }];
+    return this.rules(table, rules, 0, p, depth);
+  }
+
+  private rules(table: TableName, rules: readonly Rule[], from: number, p: Pkt, depth: number): Outcome[] {
+    for (let i = from; i < rules.length; i++) {
+      const rule = rules[i]!;
+      let maybe = false;
+      let ok = true;
+      for (const m of rule.matches) {
+        const v = this.matches(m, p);
+        if (v === false) {
+          ok = false;
+          break;
+        }
+        if (v === 'maybe') maybe = true;
+      }
+      if (!ok) continue;
+      const next = (q: Pkt): Outcome[] => this.rules(table, rules, i + 1, q, depth);
+      const taken = this.target(table, rule, p, depth, next);
+      return maybe ? [...taken, ...next(p)] : taken;
+    }
+    return [{ kind: 'fall', pkt: p }];
+  }
+
+  private target(table: TableName, rule: Rule, p: Pkt, depth: number, next: (p: Pkt) => Outcome[]): Outcome[] {
+    const t = rule.target;
+    switch (t.t) {
+      case 'jump':
+        return this.chain(table, t.chain, p, depth + 1).flatMap((o) => (o.kind === 'fall' ? next(o.pkt) : [o]));
+      case 'ACCEPT':
+        return [{ kind: 'accept', pkt: p }];
+      case 'DROP':
+        return [{ kind: 'drop' }];
+      case 'REJECT':
+        return [{ kind: 'reject' }];
+      case 'RETURN':
+        return [{ kind: 'fall', pkt: p }];
+      case 'DNAT': {
+        const m = /^\[?([^\]]+?)\]?:(\d+)$/.exec(t.to);
+        if (m === null) return [{ kind: 'drop' }];
+        return [{ kind: 'accept', pkt: { ...p, dst: m[1]!, dport: Number(m[2]), dnat: true } }];
+      }
+      case 'MASQUERADE':
+        return [{ kind: 'accept', pkt: { ...p, masq: true } }];
+      case 'MARK':
+        return next({ ...p, mark: t.op === 'or' ? p.mark | t.mark : p.mark ^ t.mark });
+    }
+  }
+
+  /** Runs a built-in chain (our jumps in it) on every live packet. */
+  hook(table: TableName, chain: string, pkts: readonly Pkt[], ended: ('drop' | 'reject')[]): Pkt[] {
+    const live: Pkt[] = [];
+    // A kernel dump (the fake's) carries the built-in chains; the builder's tables do not: use our jump rules.
+    const rules = this.tables[table].get(chain) ?? builtinRules(table, chain);
+    for (const p of pkts) {
+      for (const o of this.rules(table, rules, 0, p, 0)) {
+        if (o.kind === 'drop' || o.kind === 'reject') ended.push(o.kind);
+        else live.push((o as { pkt: Pkt }).pkt);
+      }
+    }
+    return live;
+  }
+}
+
+const formatEndpoint = (ip: string, port: number): string => (ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`);
+
+export const traceIptables = (tables: Readonly<Partial<Record<IPFamily, Tables<Rule>>>>, ctx: TraceContext): Tracer => {
+  const evaluators = new Map<IPFamily, Evaluator>();
+  for (const f of [4, 6] as const) {
+    const t = tables[f];
+    if (t !== undefined) evaluators.set(f, new Evaluator(t, ctx));
+  }
+  return (packet: TracePacket): TraceResult => {
+    const ev = evaluators.get(packet.dst.includes(':') ? 6 : 4);
+    if (ev === undefined) return { verdict: 'accept' };
+    const start: Pkt = { src: packet.src, dst: packet.dst, proto: packet.proto.toLowerCase(), dport: packet.dport, mark: 0, dnat: false, masq: false };
+    const ended: ('drop' | 'reject')[] = [];
+    const hook = (table: TableName, chain: string, pkts: readonly Pkt[]): Pkt[] => ev.hook(table, chain, pkts, ended);
+    let done: Pkt[];
+    if (packet.from === 'node') {
+      const out = hook('nat', 'POSTROUTING', hook('filter', 'OUTPUT', hook('nat', 'OUTPUT', [start])));
+      done = [...out.filter((p) => !ev.isLocal(p.dst)), ...hook('filter', 'INPUT', out.filter((p) => ev.isLocal(p.dst)))];
+    } else {
+      const pre = hook('nat', 'PREROUTING', [start]);
+      const local = hook('filter', 'INPUT', pre.filter((p) => ev.isLocal(p.dst)));
+      const fwd = hook('nat', 'POSTROUTING', hook('filter', 'FORWARD', pre.filter((p) => !ev.isLocal(p.dst))));
+      done = [...local, ...fwd];
+    }
+    const dnatted = done.filter((p) => p.dnat);
+    if (dnatted.length > 0) {
+      const endpoints = [...new Set(dnatted.map((p) => formatEndpoint(p.dst, p.dport)))].sort();
+      return { verdict: 'dnat', endpoints, masquerade: dnatted.some((p) => p.masq) };
+    }
+    if (ended.includes('reject')) return { verdict: 'reject' };
+    if (ended.includes('drop')) return { verdict: 'drop' };
+    return { verdict: 'accept' };
+  };
+};
