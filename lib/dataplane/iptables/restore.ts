@@ -5,7 +5,7 @@
  * that is gone is declared (flushed) and then deleted with `-X` at the end of its table, after every rule that
  * referenced it has been rewritten. Tables are written mangle, filter, nat; each ends in COMMIT (atomic per table).
  */
-import type { TableName } from './model.ts';
+import { parseRule, type Rule, type TableName } from './model.ts';
 import type { Tables } from './rules.ts';
 
 export const TABLE_ORDER: readonly TableName[] = ['mangle', 'filter', 'nat'];
@@ -79,4 +79,12 @@ export const savedRules = (saved: string, chain: (name: string) => boolean, rule
     if (m !== null && chain(m[1]!) && rule(m[2]!)) out.push({ chain: m[1]!, text: m[2]! });
   }
   return out;
+};
+
+/** Every chain of one table in `iptables-save` output, rules parsed to the typed form (for tracing a kernel dump). */
+export const parseSavedTable = (saved: string): Map<string, Rule[]> => {
+  const chains = new Map<string, Rule[]>();
+  for (const name of savedChains(saved, () => true)) chains.set(name, []);
+  for (const r of savedRules(saved, () => true, () => true)) chains.get(r.chain)?.push(parseRule(r.text));
+  return chains;
 };
