@@ -1,0 +1,154 @@
+/**
+ * Registers the e2e scenarios as serial ava tests for one proxy mode, around ONE sandbox and one manifests
+ * directory: built in test.before (daemon started on node-a and waited for), torn down in test.after.always
+ * (daemons stopped by PID, sandbox destroyed, directory removed). Where network namespaces are unavailable, every
+ * scenario is registered as skipped and the reason printed.
+ */
+import test from 'ava';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Sandbox } from '../../../lib/sandbox/sandbox.ts';
+import { defaultSandboxSpec, networkOf } from '../../../lib/sandbox/spec.ts';
+import { TOOLS } from '../../../lib/sandbox/exec.ts';
+import { isFailure } from '../../../lib/sandbox/agent-protocol.ts';
+import { netnsSkipReason } from '../../support/netns.ts';
+import { DaemonProcess, daemonArgv, missingBuild, type ProxyMode } from './daemon.ts';
+import { OUTSIDE_SECOND_IP, SVC, initialFiles, podSpecs, url } from './fixture.ts';
+import { echoOnce, until } from './traffic.ts';
+import { ManifestsDir, type E2eContext, type Scenario } from './world.ts';
+
+interface World {
+  readonly sandbox: Sandbox;
+  readonly manifests: ManifestsDir;
+  readonly daemons: Map<string, DaemonProcess>;
+}
+
+const mustRun = async (sandbox: Sandbox, ns: string, argv: readonly string[]): Promise<void> => {
+  const r = await sandbox.exec(ns, argv);
+  if (r.code !== 0) throw new Error(`${argv.join(' ')} in ${ns} failed: ${r.stderr.trim()}`);
+};
+
+/**
+ * What the sandbox leaves out but the scenarios need:
+ * - a default route on every node via the outside host (the LAN's "router"), as real nodes have: without it a
+ *   ClusterIP is unroutable, packets never reach the forward hook where a no-endpoint reject or an iTP-Local drop
+ *   sits, and the node answers ENETUNREACH itself;
+ * - ICMP error rate limits off on nodes and the outside host, so "no rule" reliably means a fast ICMP error and a
+ *   timeout really means a drop rule;
+ * - IPv4 forwarding on the outside host and routes there back to the pod CIDRs (a router that knows the pods, as
+ *   with host-gw/BGP networks), so that, having no route for the Service CIDR, it answers "net unreachable" at
+ *   once: a deleted Service then fails fast instead of timing out (measurable latency);
+ * - a second address on the outside host, for loadBalancerSourceRanges.
+ */
+const prepareHosts = async (sandbox: Sandbox, log: (line: string) => void): Promise<void> => {
+  for (const nodeName of ['node-a', 'node-b']) {
+    await mustRun(sandbox, nodeName, [TOOLS.ip, 'route', 'add', 'default', 'via', sandbox.lanIP('outside', 4)]);
+    await mustRun(sandbox, nodeName, [TOOLS.ip, '-6', 'route', 'add', 'default', 'via', sandbox.lanIP('outside', 6)]);
+  }
+  for (const ns of ['node-a', 'node-b', 'outside']) {
+    const r = await sandbox.exec(ns, [TOOLS.sysctl, '-w', 'net.ipv4.icmp_ratelimit=0', 'net.ipv6.icmp.ratelimit=0']);
+    if (r.code !== 0) log(`warning: ICMP rate limit stays on in ${ns}: ${r.stderr.trim()}`);
+  }
+  await mustRun(sandbox, 'outside', [TOOLS.sysctl, '-w', 'net.ipv4.ip_forward=1']);
+  for (const nodeName of ['node-a', 'node-b']) {
+    const podCidr = networkOf(sandbox.node(nodeName).podGatewayIPv4);
+    await mustRun(sandbox, 'outside', [TOOLS.ip, 'route', 'add', podCidr, 'via', sandbox.lanIP(nodeName, 4)]);
+  }
+  await mustRun(sandbox, 'outside', [TOOLS.ip, 'addr', 'add', `${OUTSIDE_SECOND_IP}/24`, 'dev', 'eth0']);
+};
+
+export const registerE2eSuite = (mode: ProxyMode, scenarios: readonly Scenario[]): void => {
+  const title = (s: Scenario) => `${mode} e2e ${String(s.id).padStart(2, '0')}. ${s.title}`;
+  if (netnsSkipReason) {
+    console.log(`[e2e ${mode}] skipped: ${netnsSkipReason}`);
+    for (const s of scenarios) test.skip(title(s), () => {});
+    return;
+  }
+
+  let world: World | undefined;
+  let setupError: unknown;
+  let dirToRemove: string | undefined;
+  const figures: [string, number][] = [];
+
+  const daemonOf = (w: World, nodeName: string): DaemonProcess => {
+    let d = w.daemons.get(nodeName);
+    if (!d) {
+      d = new DaemonProcess(w.sandbox, nodeName, daemonArgv(mode, w.manifests.path, nodeName));
+      w.daemons.set(nodeName, d);
+    }
+    return d;
+  };
+
+  test.before(async (t) => {
+    try {
+      const missing = missingBuild();
+      if (missing) throw new Error(missing);
+      const started = Date.now();
+      const dir = await mkdtemp(join(tmpdir(), `switchyard-e2e-${mode}-`));
+      dirToRemove = dir;
+      const sandbox = await Sandbox.create(defaultSandboxSpec(podSpecs));
+      const manifests = new ManifestsDir(dir);
+      world = { sandbox, manifests, daemons: new Map() };
+      t.log(`sandbox ${sandbox.prefix} (${sandbox.podNetwork} pod network) built in ${Date.now() - started} ms; manifests in ${dir}`);
+      for (const w of sandbox.warnings) t.log(`sandbox warning: ${w}`);
+      await prepareHosts(sandbox, (line) => t.log(line));
+      for (const [name, text] of Object.entries(initialFiles())) await manifests.write(name, text);
+
+      const daemon = daemonOf(world, 'node-a');
+      const launched = Date.now();
+      daemon.start();
+      const client = sandbox.agent('pod-a1');
+      const ready = await until('the first Service answering through the daemon', async () => {
+        if (!daemon.running) throw new Error(`daemon in node-a exited early:\n${daemon.tail()}`);
+        const r = await echoOnce(client, url(SVC.web.clusterIPs[0]), { timeoutMs: 500 });
+        return isFailure(r) ? undefined : r;
+      }, { timeoutMs: 15_000, intervalMs: 100, describe: () => daemon.tail(5) });
+      const ms = Date.now() - launched;
+      figures.push(['daemon start → first ClusterIP answer', ms]);
+      t.log(`daemon pid ${daemon.pid} served ${SVC.web.name} after ${ms} ms (answer from ${ready.value.pod})`);
+    } catch (e) {
+      setupError = e;
+      t.log(`setup failed: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  });
+
+  test.after.always(async (t) => {
+    if (figures.length > 0) {
+      const report = figures.map(([name, ms]) => `  ${name}: ${ms} ms`).join('\n');
+      console.log(`[e2e ${mode}] measured:\n${report}`);
+    }
+    if (dirToRemove) await rm(dirToRemove, { recursive: true, force: true });
+    if (!world) return;
+    for (const d of world.daemons.values()) {
+      const stopped = await d.stop(3_000);
+      if (stopped.killed) t.log(`daemon in ${d.node} needed SIGKILL at teardown`);
+    }
+    await world.sandbox.destroy();
+  });
+
+  for (const scenario of scenarios) {
+    test.serial(title(scenario), async (t) => {
+      if (!world) throw setupError instanceof Error ? setupError : new Error(`setup failed: ${String(setupError)}`);
+      const w = world;
+      const ctx: E2eContext = {
+        t,
+        mode,
+        sandbox: w.sandbox,
+        manifests: w.manifests,
+        daemon: (nodeName) => daemonOf(w, nodeName),
+        measure: (name, ms) => {
+          figures.push([`${String(scenario.id).padStart(2, '0')} ${name}`, ms]);
+          t.log(`${name}: ${ms} ms`);
+        },
+      };
+      try {
+        await scenario.run(ctx);
+      } catch (e) {
+        const tails = [...w.daemons.values()].map((d) => `--- daemon ${d.node} (last lines)\n${d.tail(15)}`).join('\n');
+        t.log(tails);
+        throw e;
+      }
+    });
+  }
+};
