@@ -9,7 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import type { Dispatcher } from 'undici';
 import { describeError } from '../errors.ts';
 import type { Logger } from '../telemetry/logger-types.ts';
 import { SERVER_NAME, clientAddress, forwardRequestHeaders, forwardResponseHeaders } from './headers.ts';
@@ -85,6 +85,72 @@ export const sendLocal = (res: ServerResponse, status: number, message: string, 
   res.end(body);
 };
 
+/** Why an attempt ended before the client got any of the answer: the caller may retry or answer 502/504. */
+class AttemptFailed extends Error {
+  readonly error: unknown;
+  constructor(error: unknown) {
+    super('upstream attempt failed');
+    this.error = error;
+  }
+}
+
+/**
+ * One attempt on one endpoint, through undici's dispatch handler API: no Readable or promise per response body,
+ * chunks go straight to `res` with backpressure (pause the upstream while `res` is full). Resolves when the answer
+ * was sent (or cut off after its headers: then `res` is destroyed); rejects with AttemptFailed before any header.
+ */
+const forward = (
+  pool: Dispatcher,
+  options: Dispatcher.DispatchOptions,
+  res: ServerResponse,
+  onHeaders: () => void,
+  onBrokenBody: (e: unknown) => void,
+): Promise<void> =>
+  new Promise((resolve, reject) => {
+    let controller: Dispatcher.DispatchController | undefined;
+    let headersSent = false;
+    const onClose = (): void => {
+      // The client went away before the answer was complete: stop the upstream request too.
+      if (!res.writableEnded) controller?.abort(CLIENT_GONE);
+    };
+    const onDrain = (): void => controller?.resume();
+    res.once('close', onClose);
+    const done = (): void => {
+      res.off('close', onClose);
+      res.off('drain', onDrain);
+    };
+    res.on('drain', onDrain);
+    pool.dispatch(options, {
+      onRequestStart(c) {
+        controller = c;
+        if (res.destroyed) c.abort(CLIENT_GONE);
+      },
+      onResponseStart(_c, statusCode, headers) {
+        headersSent = true;
+        onHeaders();
+        res.writeHead(statusCode, forwardResponseHeaders(headers));
+      },
+      onResponseData(c, chunk) {
+        if (!res.write(chunk)) c.pause();
+      },
+      onResponseEnd() {
+        done();
+        res.end();
+        resolve();
+      },
+      onResponseError(_c, error) {
+        done();
+        if (!headersSent) return reject(new AttemptFailed(error));
+        // Headers are out: all we can do is cut the connection so the client sees a truncated answer.
+        if (error !== CLIENT_GONE) onBrokenBody(error);
+        res.destroy();
+        resolve();
+      },
+    });
+  });
+
+const CLIENT_GONE = Object.assign(new Error('client closed the connection'), { code: 'CLIENT_GONE' });
+
 export const proxyRequest = async (
   ctx: ProxyContext,
   req: IncomingMessage,
@@ -98,17 +164,20 @@ export const proxyRequest = async (
   let backendKey: string | undefined;
   let upstreamMs: number | undefined;
   let endpointName: string | undefined;
-  res.once('close', () => {
-    ctx.onRequest?.({
-      host: host ?? '',
-      method,
-      status: res.statusCode,
-      backend: backendKey,
-      upstreamMs,
-      durationMs: performance.now() - started,
-      endpoint: endpointName,
-    });
-  });
+  if (ctx.onRequest) {
+    const onRequest = ctx.onRequest;
+    res.once('close', () =>
+      onRequest({
+        host: host ?? '',
+        method,
+        status: res.statusCode,
+        backend: backendKey,
+        upstreamMs,
+        durationMs: performance.now() - started,
+        endpoint: endpointName,
+      }),
+    );
+  }
   if (ctx.stopping()) res.shouldKeepAlive = false;
 
   const declared = req.headers['content-length'];
@@ -130,7 +199,7 @@ export const proxyRequest = async (
     clientIp: clientAddress(req.socket.remoteAddress),
     proto,
     listenerPort,
-    newRequestId: () => randomUUID().replaceAll('-', ''),
+    newRequestId,
   });
   const hasBody = declaredLength > 0 || req.headers['transfer-encoding'] !== undefined;
   const body = { started: false, tooLarge: false };
@@ -148,11 +217,6 @@ export const proxyRequest = async (
     }
   }
 
-  const abort = new AbortController();
-  res.once('close', () => {
-    if (!res.writableFinished) abort.abort();
-  });
-
   const attempts = Math.min(ctx.maxAttempts, candidates.length);
   let lastError: unknown;
   for (let attempt = 0; attempt < attempts; attempt++) {
@@ -160,30 +224,24 @@ export const proxyRequest = async (
     endpointName = ep.family === 6 ? `[${ep.ip}]:${ep.port}` : `${ep.ip}:${ep.port}`;
     const t0 = performance.now();
     try {
-      const upstream = await ctx.pools.get(endpointOrigin(ep)).request({
-        path,
-        method: method as 'GET',
-        headers,
-        // Readable.from pulls only when undici writes the body, i.e. after connecting.
-        body: hasBody ? Readable.from(limitedBody(), { objectMode: false }) : undefined,
-        signal: abort.signal,
-      });
-      upstreamMs = performance.now() - t0;
-      res.writeHead(upstream.statusCode, forwardResponseHeaders(upstream.headers));
-      try {
-        await pipeline(upstream.body, res);
-      } catch (e) {
-        // Headers are out: all we can do is cut the connection so the client sees a truncated answer.
-        if (!abort.signal.aborted) {
-          ctx.logger.warn({ endpoint: endpointName, error: describeError(e) }, 'ingress: upstream response broke off');
-        }
-        res.destroy();
-      }
+      await forward(
+        ctx.pools.get(endpointOrigin(ep)),
+        {
+          path,
+          method: method as Dispatcher.HttpMethod,
+          headers,
+          // Readable.from pulls only when undici writes the body, i.e. after connecting.
+          body: hasBody ? Readable.from(limitedBody(), { objectMode: false }) : null,
+        },
+        res,
+        () => (upstreamMs = performance.now() - t0),
+        (e) => ctx.logger.warn({ endpoint: endpointName, error: describeError(e) }, 'ingress: upstream response broke off'),
+      );
       return;
     } catch (e) {
-      lastError = e;
-      if (abort.signal.aborted) return; // the client went away
-      const code = errorCode(e);
+      lastError = e instanceof AttemptFailed ? e.error : e;
+      if (res.destroyed) return; // the client went away
+      const code = errorCode(lastError);
       const retryable =
         CONNECT_ERRORS.has(code ?? '') && IDEMPOTENT.has(method) && !body.started && attempt + 1 < attempts;
       ctx.logger.debug({ endpoint: endpointName, code, retry: retryable }, 'ingress: upstream attempt failed');
@@ -200,3 +258,5 @@ export const proxyRequest = async (
   );
   sendLocal(res, timeout ? 504 : 502, timeout ? 'Gateway Timeout' : 'Bad Gateway', body.started);
 };
+
+const newRequestId = (): string => randomUUID().replaceAll('-', '');

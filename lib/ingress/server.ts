@@ -180,7 +180,9 @@ export class IngressServer {
   }
 
   #wire(server: Server, proto: 'http' | 'https'): void {
-    const port = (): number => (server.address() as AddressInfo | null)?.port ?? 0;
+    // Looked up once: server.address() costs a syscall-backed lookup per call, and the port never changes.
+    let boundPort = 0;
+    const port = (): number => (boundPort ||= (server.address() as AddressInfo | null)?.port ?? 0);
     const proxyContext: ProxyContext = {
       table: () => this.#table,
       balancer: this.#balancer,
