@@ -9,13 +9,13 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Sandbox } from '../../../lib/sandbox/sandbox.ts';
-import { defaultSandboxSpec, networkOf } from '../../../lib/sandbox/spec.ts';
-import { TOOLS } from '../../../lib/sandbox/exec.ts';
+import { defaultSandboxSpec } from '../../../lib/sandbox/spec.ts';
 import { isFailure } from '../../../lib/sandbox/agent-protocol.ts';
 import { netnsSkipReason } from '../../support/netns.ts';
 import { DaemonProcess, daemonArgv, missingBuild, type ProxyMode } from './daemon.ts';
-import { OUTSIDE_SECOND_IP, SVC, initialFiles, podSpecs, url } from './fixture.ts';
+import { SVC, initialFiles, podSpecs, url } from './fixture.ts';
 import { echoOnce, until } from './traffic.ts';
+import { prepareHosts } from './hosts.ts';
 import { ManifestsDir, type E2eContext, type Scenario } from './world.ts';
 
 interface World {
@@ -23,40 +23,6 @@ interface World {
   readonly manifests: ManifestsDir;
   readonly daemons: Map<string, DaemonProcess>;
 }
-
-const mustRun = async (sandbox: Sandbox, ns: string, argv: readonly string[]): Promise<void> => {
-  const r = await sandbox.exec(ns, argv);
-  if (r.code !== 0) throw new Error(`${argv.join(' ')} in ${ns} failed: ${r.stderr.trim()}`);
-};
-
-/**
- * What the sandbox leaves out but the scenarios need:
- * - a default route on every node via the outside host (the LAN's "router"), as real nodes have: without it a
- *   ClusterIP is unroutable, packets never reach the forward hook where a no-endpoint reject or an iTP-Local drop
- *   sits, and the node answers ENETUNREACH itself;
- * - ICMP error rate limits off on nodes and the outside host, so "no rule" reliably means a fast ICMP error and a
- *   timeout really means a drop rule;
- * - IPv4 forwarding on the outside host and routes there back to the pod CIDRs (a router that knows the pods, as
- *   with host-gw/BGP networks), so that, having no route for the Service CIDR, it answers "net unreachable" at
- *   once: a deleted Service then fails fast instead of timing out (measurable latency);
- * - a second address on the outside host, for loadBalancerSourceRanges.
- */
-const prepareHosts = async (sandbox: Sandbox, log: (line: string) => void): Promise<void> => {
-  for (const nodeName of ['node-a', 'node-b']) {
-    await mustRun(sandbox, nodeName, [TOOLS.ip, 'route', 'add', 'default', 'via', sandbox.lanIP('outside', 4)]);
-    await mustRun(sandbox, nodeName, [TOOLS.ip, '-6', 'route', 'add', 'default', 'via', sandbox.lanIP('outside', 6)]);
-  }
-  for (const ns of ['node-a', 'node-b', 'outside']) {
-    const r = await sandbox.exec(ns, [TOOLS.sysctl, '-w', 'net.ipv4.icmp_ratelimit=0', 'net.ipv6.icmp.ratelimit=0']);
-    if (r.code !== 0) log(`warning: ICMP rate limit stays on in ${ns}: ${r.stderr.trim()}`);
-  }
-  await mustRun(sandbox, 'outside', [TOOLS.sysctl, '-w', 'net.ipv4.ip_forward=1']);
-  for (const nodeName of ['node-a', 'node-b']) {
-    const podCidr = networkOf(sandbox.node(nodeName).podGatewayIPv4);
-    await mustRun(sandbox, 'outside', [TOOLS.ip, 'route', 'add', podCidr, 'via', sandbox.lanIP(nodeName, 4)]);
-  }
-  await mustRun(sandbox, 'outside', [TOOLS.ip, 'addr', 'add', `${OUTSIDE_SECOND_IP}/24`, 'dev', 'eth0']);
-};
 
 export const registerE2eSuite = (mode: ProxyMode, scenarios: readonly Scenario[]): void => {
   const title = (s: Scenario) => `${mode} e2e ${String(s.id).padStart(2, '0')}. ${s.title}`;
@@ -129,7 +95,7 @@ export const registerE2eSuite = (mode: ProxyMode, scenarios: readonly Scenario[]
 
   for (const scenario of scenarios) {
     test.serial(title(scenario), async (t) => {
-      if (!world) throw setupError instanceof Error ? setupError : new Error(`setup failed: ${String(setupError)}`);
+      if (!world || setupError !== undefined) throw setupError instanceof Error ? setupError : new Error(`setup failed: ${String(setupError)}`);
       const w = world;
       const ctx: E2eContext = {
         t,
