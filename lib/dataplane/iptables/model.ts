@@ -23,7 +23,9 @@ export type Match =
   | { readonly m: 'mark'; readonly neg: boolean; readonly mark: number }
   | { readonly m: 'statistic'; readonly probability: string }
   | { readonly m: 'recent'; readonly mode: 'rcheck' | 'set'; readonly name: string; readonly mask: string; readonly seconds?: number }
-  | { readonly m: 'comment'; readonly text: string };
+  | { readonly m: 'comment'; readonly text: string }
+  /** `-m set [!] --match-set NAME dst,dst[,src]` (IPVS mode's helper rules). */
+  | { readonly m: 'set'; readonly neg: boolean; readonly name: string; readonly dirs: readonly ('src' | 'dst')[] };
 
 export type Target =
   | { readonly t: 'jump'; readonly chain: string }
@@ -73,6 +75,8 @@ const renderMatch = (m: Match): string => {
         : `-m recent --set --name ${m.name} --mask ${m.mask} --rsource`;
     case 'comment':
       return `-m comment --comment ${m.text}`;
+    case 'set':
+      return `-m set ${m.neg ? '! ' : ''}--match-set ${m.name} ${m.dirs.join(',')}`;
   }
 };
 
@@ -170,7 +174,10 @@ const parseModule = (mod: string, tok: readonly string[], start: number, out: Ma
       continue;
     }
     const flag = ['--rcheck', '--set', '--reap', '--rsource', '--random-fully'].includes(name);
+    // --match-set takes two values: the set's name and its directions.
+    if (name === '--match-set') opts.set('--dirs', { value: tok[i + 1], neg });
     opts.set(name, { value: flag ? undefined : tok[i++], neg });
+    if (name === '--match-set') i++;
     neg = false;
   }
   const get = (k: string): string => {
@@ -206,6 +213,9 @@ const parseModule = (mod: string, tok: readonly string[], start: number, out: Ma
     }
     case 'comment':
       out.push({ m: 'comment', text: get('--comment') });
+      break;
+    case 'set':
+      out.push({ m: 'set', neg: opts.get('--match-set')?.neg ?? false, name: get('--match-set'), dirs: get('--dirs').split(',') as ('src' | 'dst')[] });
       break;
     default:
       throw new Error(`unsupported match module "${mod}" in "${line}"`);

@@ -84,7 +84,7 @@ export const JUMP_RULES: readonly { readonly table: TableName; readonly chain: s
 ];
 
 /** How traffic addressed to a NodePort is recognised, one match list per alternative; empty = nowhere. */
-const nodePortDestinations = (family: IPFamily, s: FamilySettings): Match[][] => {
+export const nodePortDestinations = (family: IPFamily, s: FamilySettings): Match[][] => {
   // CIDRs given: any local address inside them (kube-proxy's meaning, beyond the addresses the Node lists).
   if (s.nodePortCIDRs !== undefined && s.nodePortCIDRs.length > 0) return normalizeCidrs(s.nodePortCIDRs).map((c) => [dst(c), localType('dst')]);
   if (s.nodePortAddresses.length > 0) return [...new Set(s.nodePortAddresses)].sort().map((ip) => [dst(ip)]);

@@ -10,7 +10,7 @@ import { addrMatches, sameAddr } from '../nftables/addr.ts';
 import type { Match, Rule, TableName } from './model.ts';
 import { JUMP_RULES, type Tables } from './rules.ts';
 
-interface Pkt {
+export interface Pkt {
   readonly src: string;
   readonly dst: string;
   readonly proto: string;
@@ -20,20 +20,27 @@ interface Pkt {
   readonly masq: boolean;
 }
 
-type Outcome = { readonly kind: 'fall' | 'accept'; readonly pkt: Pkt } | { readonly kind: 'drop' | 'reject' };
+export type Outcome = { readonly kind: 'fall' | 'accept'; readonly pkt: Pkt } | { readonly kind: 'drop' | 'reject' };
 
 const MAX_DEPTH = 64;
 
 /** Built-in chains as switchyard installs them: only our jump rules (the system's own rules are not modelled). */
 const builtinRules = (table: TableName, chain: string): Rule[] => JUMP_RULES.filter((j) => j.table === table && j.chain === chain).map((j) => j.rule);
 
-class Evaluator {
+/** Answers `-m set --match-set name dirs` for a packet (IPVS mode's ipsets); absent = no set matches. */
+export type SetLookup = (name: string, dirs: readonly ('src' | 'dst')[], p: Pkt) => boolean;
+
+export class IptablesEvaluator {
   private readonly tables: Tables<Rule>;
   private readonly ctx: TraceContext;
+  private readonly sets: SetLookup;
+  private readonly builtins: (table: TableName, chain: string) => readonly Rule[];
 
-  constructor(tables: Tables<Rule>, ctx: TraceContext) {
+  constructor(tables: Tables<Rule>, ctx: TraceContext, sets: SetLookup = () => false, builtins = builtinRules) {
     this.tables = tables;
     this.ctx = ctx;
+    this.sets = sets;
+    this.builtins = builtins;
   }
 
   isLocal(ip: string): boolean {
@@ -63,6 +70,8 @@ class Evaluator {
         return m.mode === 'set' ? true : 'maybe';
       case 'comment':
         return true;
+      case 'set':
+        return this.sets(m.name, m.dirs, p) !== m.neg;
     }
   }
 
@@ -122,7 +131,7 @@ class Evaluator {
   hook(table: TableName, chain: string, pkts: readonly Pkt[], ended: ('drop' | 'reject')[]): Pkt[] {
     const live: Pkt[] = [];
     // A kernel dump (the fake's) carries the built-in chains; the builder's tables do not: use our jump rules.
-    const rules = this.tables[table].get(chain) ?? builtinRules(table, chain);
+    const rules = this.tables[table].get(chain) ?? this.builtins(table, chain);
     for (const p of pkts) {
       for (const o of this.rules(table, rules, 0, p, 0)) {
         if (o.kind === 'drop' || o.kind === 'reject') ended.push(o.kind);
@@ -133,13 +142,13 @@ class Evaluator {
   }
 }
 
-const formatEndpoint = (ip: string, port: number): string => (ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`);
+export const formatEndpoint = (ip: string, port: number): string => (ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`);
 
 export const traceIptables = (tables: Readonly<Partial<Record<IPFamily, Tables<Rule>>>>, ctx: TraceContext): Tracer => {
-  const evaluators = new Map<IPFamily, Evaluator>();
+  const evaluators = new Map<IPFamily, IptablesEvaluator>();
   for (const f of [4, 6] as const) {
     const t = tables[f];
-    if (t !== undefined) evaluators.set(f, new Evaluator(t, ctx));
+    if (t !== undefined) evaluators.set(f, new IptablesEvaluator(t, ctx));
   }
   return (packet: TracePacket): TraceResult => {
     const ev = evaluators.get(packet.dst.includes(':') ? 6 : 4);
