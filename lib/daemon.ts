@@ -107,17 +107,19 @@ export class Daemon {
   #onEvent(event: SourceEvent): void {
     this.#parts.hooks?.onEvent?.(event);
     const rejection = this.#services.apply(event);
-    if (rejection) this.#reject(rejection.kind, rejection.key, rejection.reason);
+    const origin = event.type === 'upsert' ? event.origin : undefined;
+    if (rejection) this.#reject(rejection.kind, rejection.key, rejection.reason, origin);
     const ingress = this.#parts.ingress?.apply(event);
-    if (ingress?.rejection !== undefined && event.type !== 'synced') this.#reject(event.kind, event.key, ingress.rejection);
+    if (ingress?.rejection !== undefined && event.type !== 'synced') this.#reject(event.kind, event.key, ingress.rejection, origin);
     if (ingress?.changed) this.#ingressDirty = true;
     const pending = this.#services.hasPendingChanges();
     if (pending) this.#parts.hooks?.onQueued?.();
     if (pending || this.#ingressDirty || event.type === 'synced') this.#scheduler.request();
   }
 
-  #reject(kind: string, key: string, reason: string): void {
-    this.#parts.logger.warn({ kind, key, reason }, `skipping invalid ${kind} ${key}: ${reason}`);
+  #reject(kind: string, key: string, reason: string, origin: string | undefined): void {
+    const where = origin === undefined ? '' : ` (${origin})`;
+    this.#parts.logger.warn({ kind, key, reason, origin }, `skipping invalid ${kind} ${key}${where}: ${reason}`);
     this.#parts.hooks?.onInvalidObject?.(kind, key, reason);
   }
 

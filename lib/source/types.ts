@@ -30,8 +30,11 @@ export const objectKey = (meta: Pick<ObjectMeta, 'name' | 'namespace'>): string 
   meta.namespace ? `${meta.namespace}/${meta.name}` : meta.name;
 
 export type SourceEvent =
-  /** The object was created or changed (or seen for the first time after a relist). */
-  | { readonly type: 'upsert'; readonly kind: ResourceKind; readonly key: string; readonly object: KubeObject }
+  /**
+   * The object was created or changed (or seen for the first time after a relist). `origin` says where it came
+   * from when that helps a person find it (a manifest file and document), for log lines about it.
+   */
+  | { readonly type: 'upsert'; readonly kind: ResourceKind; readonly key: string; readonly object: KubeObject; readonly origin?: string }
   /** The object is gone. `object` is its last known state when the source knows it. */
   | { readonly type: 'delete'; readonly kind: ResourceKind; readonly key: string; readonly object?: KubeObject }
   /** The initial list of this kind has been delivered completely. Sent once per kind per source lifetime. */

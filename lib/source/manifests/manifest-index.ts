@@ -87,7 +87,7 @@ export class ManifestIndex {
       if (owners.length > 1) duplicates.push({ id, files: [...owners] });
       if (before?.canonical === winner.canonical) continue;
       this.#current.set(id, winner);
-      events.push({ type: 'upsert', kind: winner.kind, key: winner.key, object: winner.object });
+      events.push({ type: 'upsert', kind: winner.kind, key: winner.key, object: winner.object, origin: winner.origin });
     }
     return { events, duplicates };
   }

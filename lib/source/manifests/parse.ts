@@ -34,6 +34,8 @@ export interface ManifestObject {
   readonly object: KubeObject;
   /** Key-order-independent serialisation, to drop no-op updates. */
   readonly canonical: string;
+  /** `file: document N (0-based)[, List item M]`, for log lines about this object. */
+  readonly origin: string;
 }
 
 export interface ParsedManifestFile {
@@ -42,8 +44,10 @@ export interface ParsedManifestFile {
   readonly ignored: readonly IgnoredDocument[];
 }
 
-export const formatProblem = (p: ManifestProblem): string =>
-  `${p.file}: document ${p.document} (0-based)${p.item === undefined ? '' : `, List item ${p.item}`}: ${p.message}`;
+const formatWhere = (w: Where): string =>
+  `${w.file}: document ${w.document} (0-based)${w.item === undefined ? '' : `, List item ${w.item}`}`;
+
+export const formatProblem = (p: ManifestProblem): string => `${formatWhere(p)}: ${p.message}`;
 
 const API_VERSIONS: Readonly<Record<ResourceKind, string>> = {
   Service: 'v1',
@@ -74,8 +78,8 @@ const deepFreeze = <T>(value: T): T => {
 };
 
 type Where = { readonly file: string; readonly document: number; readonly item?: number };
-type Verdict =
-  | { readonly ok: ManifestObject }
+type Verdict<T> =
+  | { readonly ok: T }
   | { readonly problem: string }
   | { readonly ignored: { kind: string; name: string; reason: string } };
 
@@ -87,7 +91,7 @@ const stringMapProblem = (value: unknown, field: string): string | undefined => 
 };
 
 /** Checks one object (a document or a List item) and normalises its metadata. */
-const examine = (value: unknown): Verdict => {
+const examine = (value: unknown): Verdict<Omit<ManifestObject, 'origin'>> => {
   if (!isRecord(value)) return { problem: `expected a mapping (an object), got ${Array.isArray(value) ? 'a list' : typeof value}` };
   const kind = value['kind'];
   if (typeof kind !== 'string' || kind === '') return { problem: 'missing kind' };
@@ -148,7 +152,7 @@ class Collector {
 
   private one(where: Where, value: unknown): void {
     const verdict = examine(value);
-    if ('ok' in verdict) this.objects.push(verdict.ok);
+    if ('ok' in verdict) this.objects.push({ ...verdict.ok, origin: formatWhere(where) });
     else if ('problem' in verdict) this.problem(where, verdict.problem);
     else this.ignored.push({ ...where, ...verdict.ignored });
   }

@@ -61,6 +61,15 @@ test('problem lines name file and 0-based document index', (t) => {
   t.is(formatProblem({ file: 'l.json', document: 0, item: 3, message: 'x' }), 'l.json: document 0 (0-based), List item 3: x');
 });
 
+test('objects carry their origin (file, document, List item) for log lines', (t) => {
+  t.deepEqual(yaml(`${svc('a')}---\n${svc('b')}`).objects.map((o) => o.origin), [
+    'f.yaml: document 0 (0-based)',
+    'f.yaml: document 1 (0-based)',
+  ]);
+  const list = parseManifestText('l.json', JSON.stringify({ kind: 'List', items: [{ kind: 'Node', metadata: { name: 'n' } }] }), 'json');
+  t.is(list.objects[0]!.origin, 'l.json: document 0 (0-based), List item 0');
+});
+
 test('JSON: one object, a List, and broken JSON', (t) => {
   const one = parseManifestText('a.json', JSON.stringify({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'a' } }), 'json');
   t.deepEqual(one.objects.map((o) => o.id), ['Service/default/a']);
