@@ -8,7 +8,7 @@ import { TOOLS } from '../../lib/sandbox/exec.ts';
 import { isFailure, type AgentFailure, type EchoUdpBody } from '../../lib/sandbox/agent-protocol.ts';
 import { clientIP } from '../support/netns.ts';
 import {
-  EXTERNAL_IP, LB_IP, NODE_A_IP, NODE_A_POD_GATEWAY, OUTSIDE_IP, OUTSIDE_SECOND_IP, POD, SVC, ep, serviceFile, url,
+  EXTERNAL_IP, LB_IP, NODE_A_IP, NODE_A_POD_GATEWAY, NODE_B_IP, OUTSIDE_IP, OUTSIDE_SECOND_IP, POD, SVC, ep, serviceFile, url,
 } from './support/fixture.ts';
 import { DAEMON_SCRIPT } from './support/daemon.ts';
 import { RequestLoop, describeOutcome, echoOnce, sampleParallel, sampleSequential, until, type Outcome, type Sample } from './support/traffic.ts';
@@ -97,6 +97,19 @@ export const scenarios: readonly Scenario[] = [
       const inCluster = await echoOnce(a1(ctx), url(SVC.nodeportLocalRemote.clusterIPs[0]));
       ctx.t.is(isFailure(inCluster) ? inCluster.error : inCluster.pod, POD.b1.name, 'ClusterIP of the eTP Local Service with a remote endpoint');
       await assertDropped(ctx, 'outside', NODE_A_IP, 30082, 'outside → node-a:30082 (eTP Local, endpoint only on node-b)');
+
+      // The same Services seen through node-b (its own daemon, same manifests): there, pod-b1 is the local one.
+      const nodeB = ctx.daemon('node-b');
+      if (!nodeB.running) nodeB.start();
+      const servedB = await until('node-b\'s daemon serving its NodePort', async () => {
+        if (!nodeB.running) throw new Error(`daemon in node-b exited:\n${nodeB.tail()}`);
+        const r = await echoOnce(outside(ctx), url(NODE_B_IP, 30082), { timeoutMs: 300 });
+        return isFailure(r) ? undefined : r;
+      }, { timeoutMs: 15_000, intervalMs: 100 });
+      ctx.t.deepEqual(servedB.value, { pod: POD.b1.name, clientIP: OUTSIDE_IP }, 'outside → node-b:30082 (eTP Local, endpoint on node-b)');
+      const sB = await sampleParallel(outside(ctx), url(NODE_B_IP, 30081), 20);
+      assertAnsweredBy(ctx, sB, [POD.b1.name], 'outside → node-b:30081 (eTP Local) ×20');
+      ctx.t.deepEqual([...sB.clientIPs], [OUTSIDE_IP], 'node-b keeps the client IP too');
     },
   },
   {

@@ -20,6 +20,7 @@ export type PodName = keyof typeof POD;
 export const podSpecs: readonly PodSpec[] = Object.values(POD).map((p) => ({ ...p, tcpPorts: [HTTP_PORT], udpPorts: [UDP_PORT] }));
 
 export const NODE_A_IP = '192.168.50.10';
+export const NODE_B_IP = '192.168.50.11';
 /** node-a's address on its pod bridge: what a masqueraded packet to a local pod carries. */
 export const NODE_A_POD_GATEWAY = '10.244.1.1';
 export const OUTSIDE_IP = '192.168.50.100';
@@ -69,7 +70,7 @@ const both = [ep('a2'), ep('b1')];
 export const initialFiles = (): Record<string, string> => ({
   'nodes.yaml': yamlFile([
     node('node-a', [NODE_A_IP, 'fd00:50::10'], ['10.244.1.0/24', 'fd00:244:1::/64']),
-    node('node-b', ['192.168.50.11', 'fd00:50::11'], ['10.244.2.0/24', 'fd00:244:2::/64']),
+    node('node-b', [NODE_B_IP, 'fd00:50::11'], ['10.244.2.0/24', 'fd00:244:2::/64']),
   ]),
   'web.yaml': serviceFile(SVC.web, both),
   'np-cluster.yaml': serviceFile(SVC.nodeportCluster, both),
