@@ -50,7 +50,7 @@ export const main = async (argv: readonly string[]): Promise<number> => {
           daemonArgv: (node, dir) => [
             process.execPath, resolve(root, 'dist/cmd/switchyard.js'),
             '--manifests', dir, '--hostname-override', node,
-            '--cluster-cidr', '10.244.0.0/16,fd00:244::/48',
+            '--cluster-cidr', '10.244.0.0/16,fd00:244::/32',
             '--healthz-bind-address', '127.0.0.1:10256', '--metrics-bind-address', '127.0.0.1:10249',
             '--ingress-http-address', '0.0.0.0:80', '--ingress-https-address', '0.0.0.0:443',
           ],

@@ -84,7 +84,7 @@ kernelTest('a script the kernel refuses changes nothing', async (t) => {
   t.is(await runner.listTable('ip', 'switchyard'), before);
 });
 
-kernelTest('scale: 10k services x 10 endpoints render and apply within a few seconds', async (t) => {
+kernelTest('scale: 10k services x 10 endpoints apply; one change sends only that service', async (t) => {
   const { runner } = await withNetns(t);
   const services: ServicePlan[] = [];
   for (let i = 0; i < 10_000; i++) {
@@ -94,16 +94,17 @@ kernelTest('scale: 10k services x 10 endpoints render and apply within a few sec
   const dp = new NftablesDataplane({ runner, families: [4] });
   const full = await dp.sync(desired(services), { changed: undefined, forceFull: false });
   t.log(`full sync 10k svc x 10 ep: compute ${full.computeMs.toFixed(0)} ms, apply ${full.applyMs.toFixed(0)} ms, ${(full.bytes / 1e6).toFixed(1)} MB`);
-  // Target 3 s on the reference machine (2 cores); generous here so a loaded CI box does not flake.
-  t.true(full.durationMs < 10_000, `full sync took ${full.durationMs.toFixed(0)} ms`);
+  // Timings are printed, not asserted: perf/nftables-scale.ts measures them; a loaded machine must not fail tests.
+  t.true(full.full);
   const changed = services.map((p, i) => (i === 42 ? { ...p, clusterEndpoints: p.clusterEndpoints.slice(1) } : p));
   const partial = await dp.sync(desired(changed), { changed: new Set([changed[42]!.servicePort]), forceFull: false });
   t.log(`partial sync (1 service): compute ${partial.computeMs.toFixed(1)} ms, apply ${partial.applyMs.toFixed(1)} ms, ${partial.bytes} bytes`);
   t.is(partial.changedServices, 1);
   t.true(partial.bytes < 1000);
-  t.true(partial.durationMs < 250, `partial sync took ${partial.durationMs.toFixed(0)} ms`);
   const listed = (await runner.listTable('ip', 'switchyard'))!;
   t.regex(listed, /chain service-\S+-scale\/svc-42\/tcp\/ \{\n\s+meta l4proto tcp dnat ip to numgen random mod 9 /);
   const resync = await dp.sync(desired(changed), { changed: undefined, forceFull: true });
   t.log(`forced full resync over existing table: compute ${resync.computeMs.toFixed(0)} ms, apply ${resync.applyMs.toFixed(0)} ms`);
+  // A full resync allocates endpoint slots afresh, so the text may differ; the service must still be programmed.
+  t.regex((await runner.listTable('ip', 'switchyard'))!, /chain service-\S+-scale\/svc-42\/tcp\/ \{\n\s+meta l4proto tcp dnat ip to numgen random mod 9 /);
 });
