@@ -36,6 +36,12 @@ export const DEFAULT_WATCH_TIMING: WatchTiming = {
   reconnectDelayCapMs: 1_000,
 };
 
+/**
+ * client-node refuses an http:// server unless skipTLSVerify is set; over plain HTTP there is no TLS to verify,
+ * so setting it only lets `--master http://…` (kube-proxy's insecure-port use) work.
+ */
+const isPlainHttp = (url: string): boolean => url.toLowerCase().startsWith('http://');
+
 export const loadKubeConfig = (options: Pick<KubeSourceOptions, 'kubeconfigPath' | 'masterUrl' | 'kubeConfig'>): KubeConfig => {
   let kc = options.kubeConfig;
   if (!kc) {
@@ -44,7 +50,7 @@ export const loadKubeConfig = (options: Pick<KubeSourceOptions, 'kubeconfigPath'
       if (options.kubeconfigPath) kc.loadFromFile(options.kubeconfigPath);
       else if (process.env.KUBERNETES_SERVICE_HOST) kc.loadFromCluster();
       else if (options.masterUrl) {
-        kc.loadFromClusterAndUser({ name: 'master', server: options.masterUrl, skipTLSVerify: false }, { name: 'anonymous' });
+        kc.loadFromClusterAndUser({ name: 'master', server: options.masterUrl, skipTLSVerify: isPlainHttp(options.masterUrl) }, { name: 'anonymous' });
       } else kc.loadFromDefault();
     } catch (e) {
       const where = options.kubeconfigPath ?? (process.env.KUBERNETES_SERVICE_HOST ? 'in-cluster config' : 'default kubeconfig');
@@ -56,7 +62,11 @@ export const loadKubeConfig = (options: Pick<KubeSourceOptions, 'kubeconfigPath'
   if (options.masterUrl && current.server !== options.masterUrl) {
     const overridden = new KubeConfig();
     overridden.loadFromOptions({
-      clusters: kc.clusters.map((c) => (c.name === current.name ? { ...c, server: options.masterUrl } : c)),
+      clusters: kc.clusters.map((c) =>
+        c.name === current.name
+          ? { ...c, server: options.masterUrl!, skipTLSVerify: c.skipTLSVerify || isPlainHttp(options.masterUrl!) }
+          : c,
+      ),
       users: kc.users,
       contexts: kc.contexts,
       currentContext: kc.currentContext,

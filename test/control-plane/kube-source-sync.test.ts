@@ -1,5 +1,7 @@
 import test from 'ava';
 import { RESOURCE_KINDS } from '../../lib/source/types.ts';
+import { KubeSource } from '../../lib/source/kube.ts';
+import { TestApiServer } from '../support/apiserver/index.ts';
 import { expectedVersions, seedCluster, service, startRig, waitFor } from './harness.ts';
 
 test('initial list: every kind synced exactly once, selectors applied, state equals the server', async (t) => {
@@ -42,4 +44,27 @@ test('synced waits for the list: no synced event while the server only fails', a
   t.regex(JSON.stringify(warns[0]!.fields), /127\.0\.0\.1/);
   t.regex(JSON.stringify(warns[0]!.fields), /HTTP 500/);
   t.true(rig.source.stats()[0]!.restarts >= 3);
+});
+
+test('--master with a plain http:// URL and no kubeconfig connects (kube-proxy insecure-port use)', async (t) => {
+  const server = new TestApiServer();
+  const url = await server.start();
+  server.create(service('default', 'plain'));
+  const seen: string[] = [];
+  const source = new KubeSource({ masterUrl: url, kinds: ['Service'] });
+  t.teardown(async () => {
+    await source.stop();
+    await server.stop();
+  });
+  const previous = process.env.KUBERNETES_SERVICE_HOST;
+  delete process.env.KUBERNETES_SERVICE_HOST;
+  try {
+    await source.start((event) => {
+      if (event.type === 'upsert') seen.push(event.key);
+    });
+  } finally {
+    if (previous !== undefined) process.env.KUBERNETES_SERVICE_HOST = previous;
+  }
+  await waitFor('the Service over plain http', () => seen.includes('default/plain'), 5_000);
+  t.deepEqual(seen, ['default/plain']);
 });
