@@ -15,7 +15,7 @@ import type { DesiredState } from './plan/types.ts';
 import type { Source, SourceEvent } from './source/types.ts';
 import { ServiceState, type Snapshot } from './state/service-state.ts';
 import type { Logger } from './telemetry/logger-types.ts';
-import { withSpan } from './telemetry/tracing.ts';
+import { SyncTrace } from './telemetry/sync-tracing.ts';
 
 /** The ingress side as the daemon sees it: it takes events and, after each commit, the new service snapshot. */
 export interface IngressSide {
@@ -132,7 +132,8 @@ export class Daemon {
     if (!pending && !forceFull && !this.#ingressDirty && this.#firstSyncDone) return;
     const startedAt = performance.now();
     const { snapshot, changed, nodeChanged } = this.#services.commit();
-    const desired = planDesiredState(snapshot, this.#parts.planOptions);
+    const syncTrace = new SyncTrace(dataplane?.mode ?? 'none', forceFull || !this.#firstSyncDone);
+    const desired = syncTrace.plan(() => planDesiredState(snapshot, this.#parts.planOptions));
     this.#lastDesired = desired;
     if (ingress && (this.#ingressDirty || changed.size > 0 || nodeChanged || !this.#firstSyncDone)) {
       this.#ingressDirty = false;
@@ -142,7 +143,7 @@ export class Daemon {
     let error: unknown;
     try {
       result = dataplane
-        ? await withSpan('switchyard.sync', { mode: dataplane.mode, services: desired.services.length, changed: changed.size }, () =>
+        ? await syncTrace.dataplane(() =>
             dataplane.sync(desired, {
               // A Node change (addresses, pod CIDRs, zone) touches no service port but can change every one's rules.
               changed: this.#firstSyncDone && !nodeChanged ? changed : undefined,
@@ -159,14 +160,16 @@ export class Daemon {
       error = e;
       logger.error({ err: describeError(e) }, `sync failed, will retry with a full sync: ${describeError(e)}`);
     }
-    this.#parts.hooks?.onSync?.({
+    const outcome: SyncOutcome = {
       desired,
       changed: changed.size,
       dataplane: result,
       error,
       node: snapshot.node,
       durationMs: performance.now() - startedAt,
-    });
+    };
+    syncTrace.end(outcome);
+    this.#parts.hooks?.onSync?.(outcome);
     if (error) throw error;
   }
 }
