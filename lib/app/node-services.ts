@@ -3,7 +3,8 @@
  * conntrack cleanup after each sync and the conntrack sysctls at start. Built from a Config; constructing does
  * no I/O, start() does. Listener failures are logged (and retried), never fatal.
  */
-import { availableParallelism } from 'node:os';
+import { availableParallelism, hostname } from 'node:os';
+import { resolveNodeName } from '../config/command-line.ts';
 import type { Config } from '../config/types.ts';
 import { ConntrackCleaner } from '../conntrack/cleaner.ts';
 import { ConntrackCli, type ConntrackDeleter } from '../conntrack/conntrack.ts';
@@ -21,7 +22,7 @@ import type { Logger } from '../telemetry/logger-types.ts';
 import { ProxyMetrics } from '../telemetry/metrics.ts';
 import { MetricsServer } from '../telemetry/metrics-server.ts';
 import { SyncTelemetry } from '../telemetry/sync-telemetry.ts';
-import { reportTracingConfig } from '../telemetry/tracing.ts';
+import { startTracing, type Tracing } from '../telemetry/tracing.ts';
 import type { SourceHooks } from './source-from-config.ts';
 
 const RETRY_LISTEN_MS = 5_000;
@@ -51,6 +52,7 @@ export class NodeServices {
   readonly #conntrack: ConntrackCleaner | undefined;
   readonly #retries = new Set<NodeJS.Timeout>();
   #afterSync: Promise<void> = Promise.resolve();
+  #tracing: Tracing | undefined;
   #stopped = false;
 
   constructor(config: Config, logger: Logger, drivers: NodeServicesDrivers = {}) {
@@ -126,7 +128,11 @@ export class NodeServices {
   }
 
   async start(): Promise<void> {
-    reportTracingConfig(this.#drivers.env ?? process.env, this.#logger);
+    this.#tracing = startTracing({
+      env: this.#drivers.env ?? process.env,
+      logger: this.#logger,
+      nodeName: resolveNodeName(this.#config, hostname()),
+    });
     if (this.#config.proxyMode !== 'none') {
       await applyConntrackSysctls(
         this.#config.conntrack,
@@ -149,7 +155,8 @@ export class NodeServices {
     this.#retries.clear();
     await this.#afterSync;
     await Promise.allSettled([...this.#servers.map(({ server }) => server.stop()), this.#serviceHealth?.stop()]);
-    await this.metrics.shutdown().catch(() => undefined);
+    // The daemon has stopped syncing by now: the last sync spans are queued and get flushed here.
+    await Promise.all([this.metrics.shutdown().catch(() => undefined), this.#tracing?.shutdown()]);
   }
 
   /** A bind failure (address in use…) is logged and retried; it never stops the proxy. */
