@@ -12,6 +12,16 @@ import { parseListedObjects, type NftRunner } from './nft.ts';
 import { buildRuleset } from './ruleset.ts';
 import { Transaction } from './transaction.ts';
 
+/** Transactions with more operations than this are streamed to the runner (see sync). */
+const STREAM_ABOVE_OPS = 2000;
+
+function* countChars(chunks: Iterable<string>, add: (n: number) => void): Generator<string, void, undefined> {
+  for (const c of chunks) {
+    add(c.length);
+    yield c;
+  }
+}
+
 export interface NftablesDataplaneOptions {
   readonly runner: NftRunner;
   /** Families to program; default both. */
@@ -73,7 +83,12 @@ export class NftablesDataplane implements Dataplane {
       tx = d.tx;
       changedServices = d.changed.size;
     }
-    const script = tx.render();
+    // A big script (a full sync: 9 MB at 10k services) is rendered piece by piece while nft reads it, so its text
+    // never sits in memory whole; its rendering then counts as apply time. Small ones are rendered here.
+    let bytes = 0;
+    const streamed = tx.length > STREAM_ABOVE_OPS;
+    const script = streamed ? countChars(tx.chunks(), (n) => (bytes += n)) : tx.render();
+    if (typeof script === 'string') bytes = script.length;
     const t1 = this.now();
     try {
       if (tx.error !== undefined) throw tx.error;
@@ -87,7 +102,7 @@ export class NftablesDataplane implements Dataplane {
     this.indexes = indexes;
     this.appliedSettings = settings;
     this.needFull = false;
-    return { full, changedServices, durationMs: t2 - t0, computeMs: t1 - t0, applyMs: t2 - t1, bytes: script.length };
+    return { full, changedServices, durationMs: t2 - t0, computeMs: t1 - t0, applyMs: t2 - t1, bytes };
   }
 
   /** Chains and sets in the kernel's tables (or, without a lister, in our last ruleset) that a full sync must remove. */

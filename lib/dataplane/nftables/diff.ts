@@ -6,7 +6,7 @@
 import type { IPFamily } from '../../model/types.ts';
 import type { Chain, Element, FamilyRuleset, ObjectGroup, Ruleset, SetDef } from './model.ts';
 import { BASE_OWNER, TableIndex } from './index.ts';
-import { chainRuleTexts, renderElementKey, renderElementValue } from './render.ts';
+import { chainRuleTexts } from './render.ts';
 import { Transaction } from './transaction.ts';
 
 /** All objects of one family's table, keyed for lookups. Elements: set name → key text → element. */
@@ -30,7 +30,7 @@ const flatFromIndex = (ix: TableIndex): FlatTable => {
 
 export const flatten = (fr: FamilyRuleset): FlatTable => flatFromIndex(TableIndex.of(fr));
 
-const sameValue = (a: Element, b: Element): boolean => renderElementValue(a) === renderElementValue(b);
+const sameValue = (a: Element, b: Element): boolean => a.value === b.value;
 
 const sameChain = (a: Chain, b: Chain, family: IPFamily): boolean => {
   if (a === b) return true;
@@ -42,13 +42,24 @@ const sameChain = (a: Chain, b: Chain, family: IPFamily): boolean => {
 const sameSet = (a: SetDef, b: SetDef): boolean =>
   a.kind === b.kind && a.key.join() === b.key.join() && a.flags.join() === b.flags.join() && a.endpointProto === b.endpointProto;
 
-const addElements = (tx: Transaction, family: IPFamily, set: SetDef, elements: readonly Element[], verb: 'add' | 'delete'): void => {
-  for (let i = 0; i < elements.length; i += ELEMENT_BATCH) {
-    const batch = elements.slice(i, i + ELEMENT_BATCH);
+/** One element command per ELEMENT_BATCH elements (no copy of the whole list is made). */
+const addElements = (tx: Transaction, family: IPFamily, set: SetDef, elements: Iterable<Element>, verb: 'add' | 'delete'): void => {
+  let batch: Element[] = [];
+  const emit = (): void => {
     if (verb === 'add') tx.add(family, { kind: 'elements', set, elements: batch });
     else tx.delete(family, { kind: 'elements', set, elements: batch });
+    batch = [];
+  };
+  for (const e of elements) {
+    batch.push(e);
+    if (batch.length === ELEMENT_BATCH) emit();
   }
+  if (batch.length > 0) emit();
 };
+
+function* valuesOf<K, V>(entries: Iterable<[K, V]>): Generator<V, void, undefined> {
+  for (const [, v] of entries) yield v;
+}
 
 type Stale = ReadonlyMap<IPFamily, { readonly chains: readonly string[]; readonly sets: readonly { name: string; kind: 'set' | 'map' }[] }>;
 
@@ -71,7 +82,7 @@ export const fullTransaction = (ruleset: Ruleset, stale: Stale = new Map(), tx: 
     for (const s of ix.sets.values()) tx.flush(f, { kind: 'set', set: s });
     for (const c of ix.chains.values()) tx.add(f, { kind: 'chain', chain: c });
     for (const c of ix.chains.values()) for (const r of c.rules) tx.add(f, { kind: 'rule', chain: c.name, rule: r });
-    for (const [name, s] of ix.sets) addElements(tx, f, s, [...ix.elements(name)].map(([, e]) => e), 'add');
+    for (const [name, s] of ix.sets) addElements(tx, f, s, valuesOf(ix.elements(name)), 'add');
     const gone = stale.get(f);
     if (gone !== undefined) {
       for (const c of gone.chains) if (!ix.chains.has(c)) tx.delete(f, { kind: 'chain', chain: { name: c } });
@@ -89,7 +100,7 @@ const sameGroup = (a: ObjectGroup, b: ObjectGroup, family: IPFamily): boolean =>
     a.sets.every((s, i) => s.name === b.sets[i]!.name && sameSet(s, b.sets[i]!)) &&
     a.elements.every((e, i) => {
       const o = b.elements[i]!;
-      return e.set === o.set && renderElementKey(e.element) === renderElementKey(o.element) && sameValue(e.element, o.element);
+      return e.set === o.set && e.key === o.key && e.value === o.value;
     })
   );
 };
@@ -200,17 +211,15 @@ const diffFamily = (f: IPFamily, ix: TableIndex, changes: readonly OwnerChange[]
     if (!m.has(key)) m.set(key, ix.effective(set, key));
   };
   for (const c of changes) {
-    for (const { set, element } of c.before?.elements ?? []) {
-      const k = renderElementKey(element);
-      touch(set, k);
-      ix.release(c.owner, set, k);
+    for (const e of c.before?.elements ?? []) {
+      touch(e.set, e.key);
+      ix.release(c.owner, e.set, e.key);
     }
   }
   for (const c of changes) {
-    for (const { set, element } of c.after?.elements ?? []) {
-      const k = renderElementKey(element);
-      touch(set, k);
-      ix.claim(c.owner, set, k, element);
+    for (const e of c.after?.elements ?? []) {
+      touch(e.set, e.key);
+      ix.claim(c.owner, e.set, e.key, e);
     }
   }
   for (const n of goneSets) ix.sets.delete(n);
@@ -241,6 +250,6 @@ const diffFamily = (f: IPFamily, ix: TableIndex, changes: readonly OwnerChange[]
     const s = ix.sets.get(name)!;
     tx.delete(f, { kind: 'set', set: s });
     tx.add(f, { kind: 'set', set: s });
-    addElements(tx, f, s, [...ix.elements(name)].map(([, e]) => e), 'add');
+    addElements(tx, f, s, valuesOf(ix.elements(name)), 'add');
   }
 };

@@ -4,7 +4,7 @@
  * to missing chains/sets, deleting missing objects, deleting chains that are non-empty or still referenced.
  */
 import { SwitchyardError } from '../../errors.ts';
-import type { NftRunner } from './nft.ts';
+import { scriptText, type NftRunner, type NftScript } from './nft.ts';
 
 interface FakeChain {
   base: string | undefined;
@@ -47,7 +47,8 @@ export class FakeNft implements NftRunner {
   /** When set and returning a message, the next script is refused with it (simulates a kernel error). */
   failWhen: ((script: string) => string | undefined) | undefined;
 
-  run(script: string): Promise<void> {
+  run(input: NftScript): Promise<void> {
+    const script = scriptText(input);
     this.scripts.push(script);
     const injected = this.failWhen?.(script);
     if (injected !== undefined) return Promise.reject(new SwitchyardError('ERR_DATAPLANE_APPLY', `fake nft: ${injected}`));

@@ -6,7 +6,6 @@
  */
 import type { IPFamily } from '../../model/types.ts';
 import type { Chain, Element, FamilyRuleset, ObjectGroup, SetDef } from './model.ts';
-import { renderElementKey } from './render.ts';
 
 export const BASE_OWNER = '';
 
@@ -47,7 +46,7 @@ export class TableIndex {
   addGroup(owner: string, g: ObjectGroup): void {
     for (const c of g.chains) if (!this.chains.has(c.name)) this.chains.set(c.name, c);
     for (const s of g.sets) if (!this.sets.has(s.name)) this.sets.set(s.name, s);
-    for (const { set, element } of g.elements) this.claim(owner, set, renderElementKey(element), element);
+    for (const e of g.elements) this.claim(owner, e.set, e.key, e);
   }
 
   claim(owner: string, set: string, key: string, element: Element): void {

@@ -84,18 +84,20 @@ export interface SetDef {
   readonly endpointProto?: L4;
 }
 
+/**
+ * One set/map element, kept as the nft text it renders to: at 10k services there are hundreds of thousands of them,
+ * and one small object with two strings (often shared) is what keeps memory flat (see README "Memory").
+ */
 export interface Element {
-  /** One string per key part (an address/CIDR, a protocol name, a port). */
-  readonly key: readonly string[];
-  /** Verdict maps only. */
-  readonly value?: Verdict;
-  /** Endpoint maps only: [address, port]. */
-  readonly data?: readonly [string, string];
+  /** Key parts joined by ' . ' as nft writes them: `10.96.0.1 . tcp . 80`, `3` (an endpoint slot). */
+  readonly key: string;
+  /** Map value: a verdict (`goto service-…`, `drop`) or, in endpoint maps, `address . port`; '' in plain sets. */
+  readonly value: string;
 }
 
-export interface ElementRef {
+/** An element a group adds to a set. */
+export interface ElementRef extends Element {
   readonly set: string;
-  readonly element: Element;
 }
 
 /** A unit of ownership: the fixed part of a table, or everything one service port contributes. */
@@ -115,7 +117,7 @@ export interface SlotRange {
   readonly offset: number;
   /** A power of two; the range is aligned to it. */
   readonly capacity: number;
-  /** Endpoint keys (`ip|port`) in slot order: kept in place across syncs so a change touches few elements. */
+  /** Endpoint keys in slot order (`address . port`, the endpoint-map value text): kept in place across syncs so a change touches few elements. */
   readonly endpoints: readonly string[];
 }
 

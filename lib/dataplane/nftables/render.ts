@@ -110,11 +110,22 @@ export const renderSetBody = (s: SetDef, family: IPFamily): string => {
 export const renderChainBody = (c: Chain): string =>
   c.base === undefined ? '' : ` { type ${c.base.type} hook ${c.base.hook} priority ${c.base.priority} ; policy accept ; }`;
 
-export const renderElementKey = (e: Element): string => e.key.join(' . ');
-/** The value part of a map element ('' for set elements). */
-export const renderElementValue = (e: Element): string =>
-  e.value !== undefined ? renderVerdict(e.value) : e.data !== undefined ? e.data.join(' . ') : '';
-export const renderElement = (e: Element): string => {
-  const v = renderElementValue(e);
-  return v === '' ? renderElementKey(e) : `${renderElementKey(e)} : ${v}`;
+export const renderElement = (e: Element): string => (e.value === '' ? e.key : `${e.key} : ${e.value}`);
+
+/** Element key text from its parts. */
+export const elementKey = (...parts: readonly (string | number)[]): string => parts.join(' . ');
+
+const slotKeys: string[] = [];
+/** The key text of endpoint slot `n`, shared by every element of every map that uses that slot. */
+export const slotKey = (n: number): string => (slotKeys[n] ??= String(n));
+
+/** Parses element key text back into its parts (tracer, tests). */
+export const elementKeyParts = (key: string): string[] => key.split(' . ');
+
+/** Parses a verdict as renderVerdict writes it. */
+export const parseVerdict = (text: string): Verdict | undefined => {
+  const [v, chain] = text.split(' ');
+  if ((v === 'accept' || v === 'drop' || v === 'return') && chain === undefined) return { v };
+  if ((v === 'jump' || v === 'goto') && chain !== undefined) return { v, chain };
+  return undefined;
 };

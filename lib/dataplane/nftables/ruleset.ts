@@ -31,6 +31,7 @@ import {
   localChainName,
   serviceChainName,
 } from './names.ts';
+import { elementKey, renderVerdict, slotKey } from './render.ts';
 import { SlotAllocator } from './slots.ts';
 
 // Fixed object names.
@@ -52,6 +53,8 @@ const jump = (chain: string): Action => verdict({ v: 'jump', chain });
 const goto = (chain: string): Verdict => ({ v: 'goto', chain });
 const ctNew: Match = { m: 'ctState', state: 'new' };
 const SERVICE_KEY = ['daddr', 'l4proto', 'dport'] as const;
+const DROP_TEXT = renderVerdict({ v: 'drop' });
+const GOTO_REJECT_TEXT = renderVerdict(goto(REJECT_CHAIN));
 
 const setDefs: readonly SetDef[] = [
   { name: SERVICE_IPS, kind: 'map', key: ['addr', 'proto', 'port'], flags: [] },
@@ -160,8 +163,8 @@ export const buildBase = (
 
   // cluster-ips and hairpin-endpoints elements belong to the services that need them (see buildService).
   const elements: ElementRef[] = [
-    ...[...new Set(settings.nodePortAddresses)].sort().map((ip) => ({ set: NODEPORT_IPS, element: { key: [ip] } })),
-    ...clusterCidrs.map((c) => ({ set: CLUSTER_CIDRS, element: { key: [c] } })),
+    ...[...new Set(settings.nodePortAddresses)].sort().map((ip) => ({ set: NODEPORT_IPS, key: ip, value: '' })),
+    ...clusterCidrs.map((c) => ({ set: CLUSTER_CIDRS, key: c, value: '' })),
   ];
   const endpointMapDefs = endpointMaps.map(
     (m): SetDef => ({ name: m.name, kind: 'map', key: ['slot'], flags: [], endpointProto: m.pool as L4 }),
@@ -171,7 +174,11 @@ export const buildBase = (
 
 const l4 = (p: ServicePlan): L4 => p.protocol.toLowerCase() as L4;
 
-const endpointKey = (e: PlannedEndpoint): string => `${e.ip}|${e.port}`;
+/**
+ * An endpoint's key in a slot range: its endpoint-map value text (`address . port`), so the range and the map
+ * elements share one string per endpoint.
+ */
+const endpointKey = (e: PlannedEndpoint): string => elementKey(e.ip, e.port);
 export const clusterSelectionKey = (p: ServicePlan): string => `${p.id}|cluster`;
 export const localSelectionKey = (p: ServicePlan): string => `${p.id}|local`;
 const selectionKeysOf = (id: string): [string, string] => [`${id}|cluster`, `${id}|local`];
@@ -248,25 +255,20 @@ export const buildService = (p: ServicePlan, settings: FamilySettings, slotOf: S
 
   const clusterChain = use.cluster ? serviceChainName(p) : undefined;
   const localChain = use.local ? localChainName(p) : undefined;
-  const byKey = new Map<string, PlannedEndpoint>();
-  for (const e of [...p.clusterEndpoints, ...p.localEndpoints]) byKey.set(endpointKey(e), e);
   const addSelection = (name: string, endpoints: readonly PlannedEndpoint[], selectionKey: string): void => {
     const range = p.affinityTimeoutSeconds === undefined ? slotOf(selectionKey) : undefined;
     chains.push({ name, rules: selectionRules(p, endpoints, range) });
     if (range === undefined) return;
     const map = range.map;
-    range.endpoints.forEach((k, i) => {
-      const e = byKey.get(k)!;
-      elements.push({ set: map, element: { key: [String(range.offset + i)], data: [e.ip, String(e.port)] } });
-    });
+    range.endpoints.forEach((k, i) => elements.push({ set: map, key: slotKey(range.offset + i), value: k }));
   };
   if (clusterChain !== undefined) addSelection(clusterChain, p.clusterEndpoints, clusterSelectionKey(p));
   if (localChain !== undefined) addSelection(localChain, p.localEndpoints, localSelectionKey(p));
 
   // Shared sets: the set keeps one element per key however many services claim it (see diff.ts).
-  if (p.clusterIP !== '') elements.push({ set: CLUSTER_IPS, element: { key: [p.clusterIP] } });
+  if (p.clusterIP !== '') elements.push({ set: CLUSTER_IPS, key: p.clusterIP, value: '' });
   for (const ip of new Set([...p.clusterEndpoints, ...p.localEndpoints].map((e) => e.ip))) {
-    elements.push({ set: HAIRPIN_ENDPOINTS, element: { key: [ip, ip] } });
+    elements.push({ set: HAIRPIN_ENDPOINTS, key: elementKey(ip, ip), value: '' });
   }
 
   if (p.affinityTimeoutSeconds !== undefined) {
@@ -284,15 +286,14 @@ export const buildService = (p: ServicePlan, settings: FamilySettings, slotOf: S
     }
   }
 
-  const rejectOrDrop = (v: ServicePlan['internalVerdict']): Verdict =>
-    v === 'drop' ? { v: 'drop' } : goto(REJECT_CHAIN);
+  const rejectOrDrop = (v: ServicePlan['internalVerdict']): string => (v === 'drop' ? DROP_TEXT : GOTO_REJECT_TEXT);
 
   // Internal (ClusterIP) traffic.
   if (p.clusterIP !== '') {
     const target = internalUses === 'local' ? localChain : internalUses === 'cluster' ? clusterChain : undefined;
-    const key = [p.clusterIP, proto, port];
-    if (target !== undefined) elements.push({ set: SERVICE_IPS, element: { key, value: goto(target) } });
-    else elements.push({ set: NO_ENDPOINT_SERVICES, element: { key, value: rejectOrDrop(p.internalVerdict === 'endpoints' ? 'reject' : p.internalVerdict) } });
+    const key = elementKey(p.clusterIP, proto, port);
+    if (target !== undefined) elements.push({ set: SERVICE_IPS, key, value: renderVerdict(goto(target)) });
+    else elements.push({ set: NO_ENDPOINT_SERVICES, key, value: rejectOrDrop(p.internalVerdict === 'endpoints' ? 'reject' : p.internalVerdict) });
   }
 
   // External traffic: NodePort, externalIPs, load-balancer IPs.
@@ -319,21 +320,22 @@ export const buildService = (p: ServicePlan, settings: FamilySettings, slotOf: S
         chains.push({ name: externalChain, rules });
       }
     }
-    const externalVerdict = externalChain !== undefined ? goto(externalChain) : rejectOrDrop(p.externalVerdict === 'endpoints' ? 'reject' : p.externalVerdict);
+    const externalVerdict = externalChain !== undefined ? renderVerdict(goto(externalChain)) : rejectOrDrop(p.externalVerdict === 'endpoints' ? 'reject' : p.externalVerdict);
     const ipMap = externalChain !== undefined ? SERVICE_IPS : NO_ENDPOINT_SERVICES;
-    for (const ip of externalIPs) elements.push({ set: ipMap, element: { key: [ip, proto, port], value: externalVerdict } });
+    for (const ip of externalIPs) elements.push({ set: ipMap, key: elementKey(ip, proto, port), value: externalVerdict });
     if (p.nodePort !== 0) {
       const npMap = externalChain !== undefined ? SERVICE_NODEPORTS : NO_ENDPOINT_NODEPORTS;
-      elements.push({ set: npMap, element: { key: [proto, String(p.nodePort)], value: externalVerdict } });
+      elements.push({ set: npMap, key: elementKey(proto, p.nodePort), value: externalVerdict });
     }
     if (p.loadBalancerIPs.length > 0 && p.loadBalancerSourceRanges.length > 0) {
       const fw = firewallChainName(p);
+      const toFirewall = renderVerdict(goto(fw));
       chains.push({
         name: fw,
         rules: [rule([{ m: 'addr', field: 'saddr', op: '!=', values: normalizeCidrs(p.loadBalancerSourceRanges) }], verdict({ v: 'drop' }))],
       });
       for (const ip of new Set(p.loadBalancerIPs)) {
-        elements.push({ set: FIREWALL_IPS, element: { key: [ip, proto, port], value: goto(fw) } });
+        elements.push({ set: FIREWALL_IPS, key: elementKey(ip, proto, port), value: toFirewall });
       }
     }
   }

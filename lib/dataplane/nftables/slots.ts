@@ -108,7 +108,7 @@ export class SlotAllocator {
   }
 
   /**
-   * The range for `key` holding `endpoints` (keys `ip|port`, distinct): the current one when it fits (endpoints kept
+   * The range for `key` holding `endpoints` (keys `address . port`, distinct): the current one when it fits (endpoints kept
    * in their slots), else a new one — call after freeing everything that is gone, so freed room is reused.
    */
   assign(key: string, endpoints: readonly string[], pool: string): SlotRange {

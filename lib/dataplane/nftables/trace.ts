@@ -6,6 +6,7 @@
 import type { IPFamily } from '../../model/types.ts';
 import type { TraceContext, TracePacket, TraceResult, Tracer } from '../trace-types.ts';
 import { addrMatches, sameAddr } from './addr.ts';
+import { elementKeyParts, parseVerdict } from './render.ts';
 import { flatten, type FlatTable } from './diff.ts';
 import type { Action, BaseChainSpec, Chain, KeyField, Match, Rule, Ruleset, Verdict } from './model.ts';
 
@@ -45,7 +46,7 @@ class Evaluator {
 
   private lookup(set: string, key: readonly KeyField[], p: Pkt): Verdict | true | undefined {
     for (const e of this.t.elements.get(set)?.values() ?? []) {
-      if (this.keyMatches(key, e.key, p)) return e.value ?? true;
+      if (this.keyMatches(key, elementKeyParts(e.key), p)) return e.value === '' ? true : (parseVerdict(e.value) ?? true);
     }
     return undefined;
   }
@@ -129,9 +130,10 @@ class Evaluator {
         const out: Outcome[] = [];
         let missing = false;
         for (let k = a.offset; k < a.offset + a.mod; k++) {
-          const d = slots?.get(String(k))?.data;
+          const value = slots?.get(String(k))?.value;
+          const d = value === undefined ? undefined : elementKeyParts(value);
           if (d === undefined) missing = true;
-          else out.push({ kind: 'accept', pkt: { ...p, dst: d[0], dport: Number(d[1]), dnat: true } });
+          else out.push({ kind: 'accept', pkt: { ...p, dst: d[0]!, dport: Number(d[1]), dnat: true } });
         }
         return missing ? [...out, ...nextRule(p)] : out;
       }

@@ -5,7 +5,7 @@
 import { SwitchyardError } from '../../errors.ts';
 import type { IPFamily } from '../../model/types.ts';
 import { TABLE_NAME, tableFamily, type Chain, type Element, type Rule, type SetDef } from './model.ts';
-import { renderChainBody, renderElement, renderElementKey, renderRule, renderSetBody } from './render.ts';
+import { renderChainBody, renderElement, renderRule, renderSetBody } from './render.ts';
 
 export type Verb = 'add' | 'create' | 'flush' | 'delete' | 'insert' | 'replace';
 
@@ -90,9 +90,29 @@ export class Transaction {
 
   /** The script for `nft -f -`: one command per line. */
   render(): string {
-    const lines: string[] = [];
-    for (const op of this.ops) lines.push(renderOp(op));
-    return lines.length === 0 ? '' : `${lines.join('\n')}\n`;
+    let out = '';
+    for (const chunk of this.chunks()) out += chunk;
+    return out;
+  }
+
+  /**
+   * The same script as `render()`, rendered lazily in pieces of about `chunkChars` characters (whole lines), so a
+   * runner can stream it to nft without the whole text (9 MB at 10k services) ever being in memory at once.
+   */
+  *chunks(chunkChars = 64 * 1024): Generator<string, void, undefined> {
+    let lines: string[] = [];
+    let size = 0;
+    for (const op of this.ops) {
+      const line = renderOp(op);
+      lines.push(line);
+      size += line.length + 1;
+      if (size >= chunkChars) {
+        yield `${lines.join('\n')}\n`;
+        lines = [];
+        size = 0;
+      }
+    }
+    if (lines.length > 0) yield `${lines.join('\n')}\n`;
   }
 }
 
@@ -125,7 +145,7 @@ export const renderOp = (op: TxOp): string => {
     case 'rule':
       return `${op.verb} rule ${where} ${o.chain} ${renderRule(o.rule, op.family)}`;
     case 'elements': {
-      const items = o.elements.map(op.verb === 'delete' ? renderElementKey : renderElement);
+      const items = o.elements.map(op.verb === 'delete' ? (e: Element) => e.key : renderElement);
       return `${op.verb} element ${where} ${o.set.name} { ${items.join(', ')} }`;
     }
   }

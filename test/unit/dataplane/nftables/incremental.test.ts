@@ -69,7 +69,7 @@ test('a slot missing from the endpoint map makes the tracer fall through, as the
   const fr = rs.families[0]!;
   const g = fr.services.get('4/default/s1:')!;
   const broken: Ruleset = {
-    families: [{ ...fr, services: new Map([['4/default/s1:', { ...g, elements: g.elements.filter((e) => e.element.key[0] !== '1') }]]) }],
+    families: [{ ...fr, services: new Map([['4/default/s1:', { ...g, elements: g.elements.filter((e) => e.key !== '1') }]]) }],
   };
   const trace = traceNftables(broken, { localAddresses: LOCAL_ADDRESSES });
   const r = trace({ from: 'pod', src: '10.244.9.9', dst: '10.96.1.1', dport: 80, proto: 'TCP' });
