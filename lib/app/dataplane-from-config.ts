@@ -1,27 +1,62 @@
-/** Chooses the kernel dataplane a Config asks for. */
+/** Chooses the kernel dataplane a Config asks for, and what other modes' leftovers it removes once it runs. */
 import type { Config } from '../config/types.ts';
+import { ExclusiveDataplane, type Leftovers } from '../dataplane/exclusive.ts';
+import { IptablesDataplane } from '../dataplane/iptables/dataplane.ts';
+import { DetectingIptables, ExecIptables } from '../dataplane/iptables/exec.ts';
+import { IpvsDataplane } from '../dataplane/ipvs/dataplane.ts';
+import { ExecIpvsKernel } from '../dataplane/ipvs/kernel.ts';
 import { NftablesDataplane } from '../dataplane/nftables/dataplane.ts';
 import { ExecNftRunner } from '../dataplane/nftables/nft.ts';
 import type { Dataplane } from '../dataplane/types.ts';
-import { SwitchyardError } from '../errors.ts';
 import { ProcessRunner } from '../exec/command.ts';
+import type { Logger } from '../telemetry/logger-types.ts';
 
-export const dataplaneFromConfig = (config: Config): Dataplane | undefined => {
-  switch (config.proxyMode) {
-    case 'nftables':
-      return new NftablesDataplane({ runner: new ExecNftRunner({ commands: new ProcessRunner() }) });
-    case 'none':
-      return undefined;
-    case 'iptables':
-    case 'ipvs':
-      throw new SwitchyardError(
-        'ERR_DATAPLANE_UNSUPPORTED',
-        `--proxy-mode ${config.proxyMode} is not implemented yet; use nftables (the default) or none`,
-      );
-  }
-};
+const commands = new ProcessRunner();
+
+/** Both iptables backends: cleanup must clear whichever one holds our chains. */
+const everyIptablesBackend = (): ExecIptables[] =>
+  (['nft', 'legacy'] as const).map((backend) => new ExecIptables({ commands, backend }));
+
+const nftables = (): NftablesDataplane => new NftablesDataplane({ runner: new ExecNftRunner({ commands }) });
+
+const iptables = (): IptablesDataplane =>
+  new IptablesDataplane({ executor: new DetectingIptables({ commands }), cleanupExecutors: everyIptablesBackend() });
+
+const ipvs = (config: Config): IpvsDataplane =>
+  new IpvsDataplane({
+    kernel: new ExecIpvsKernel({ commands }),
+    iptables: new DetectingIptables({ commands }),
+    cleanupExecutors: everyIptablesBackend(),
+    scheduler: config.ipvs.scheduler,
+  });
+
+const leftovers = (mode: string, remove: () => Promise<void>): Leftovers => ({ mode, remove });
 
 /** Every dataplane that can leave rules behind, for --cleanup (whatever the configured mode). */
-export const allDataplanes = (): Dataplane[] => [
-  new NftablesDataplane({ runner: new ExecNftRunner({ commands: new ProcessRunner() }) }),
-];
+export const allDataplanes = (config: Config): Dataplane[] => [nftables(), iptables(), ipvs(config)];
+
+export const dataplaneFromConfig = (config: Config, logger: Logger): Dataplane | undefined => {
+  switch (config.proxyMode) {
+    case 'none':
+      return undefined;
+    case 'nftables': {
+      const others = [iptables(), ipvs(config)];
+      return new ExclusiveDataplane(nftables(), others.map((o) => leftovers(o.mode, () => o.cleanup())), logger);
+    }
+    // iptables and IPVS modes share the SWITCHYARD- chains, and each one's full sync deletes the chains it does not
+    // render: from each other they only remove what lives outside iptables.
+    case 'iptables': {
+      const nft = nftables();
+      const ipvsMode = ipvs(config);
+      return new ExclusiveDataplane(
+        iptables(),
+        [leftovers('nftables', () => nft.cleanup()), leftovers('ipvs', () => ipvsMode.cleanupKernelObjects())],
+        logger,
+      );
+    }
+    case 'ipvs': {
+      const nft = nftables();
+      return new ExclusiveDataplane(ipvs(config), [leftovers('nftables', () => nft.cleanup())], logger);
+    }
+  }
+};

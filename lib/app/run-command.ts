@@ -30,7 +30,7 @@ export const buildDaemon = (config: Config, nodeName: string, logger: Logger, no
     logger,
     source: sourceFromConfig(config, logger, node?.sourceHooks),
     planOptions: planOptionsFromConfig(config, nodeName),
-    dataplane: dataplaneFromConfig(config),
+    dataplane: dataplaneFromConfig(config, logger),
     ingress: ingressFromConfig(config, logger, node?.onIngressRequest),
     scheduler,
     ...(node ? { hooks: node.hooks } : {}),
@@ -70,9 +70,9 @@ export const runDaemonUntilSignalled = async (config: Config, nodeName: string, 
   return 0;
 };
 
-export const runCleanup = async (_config: Config, logger: Logger): Promise<number> => {
+export const runCleanup = async (config: Config, logger: Logger): Promise<number> => {
   let failed = false;
-  for (const dataplane of allDataplanes()) {
+  for (const dataplane of allDataplanes(config)) {
     try {
       await dataplane.cleanup();
       logger.info({ mode: dataplane.mode }, 'removed rules');

@@ -102,3 +102,48 @@ export const detectBackend = async (commands: CommandRunner, prefix: readonly st
   if (HINT_CHAINS.test(legacy)) return 'legacy';
   return ruleCount(legacy) > ruleCount(nft) ? 'legacy' : 'nft';
 };
+
+/**
+ * An executor that picks its backend with detectBackend() on first use — construction does no I/O — and then
+ * delegates to ExecIptables. A failed detection is retried on the next call.
+ */
+export class DetectingIptables implements IptablesExecutor {
+  private readonly options: Omit<ExecIptablesOptions, 'backend'>;
+  private chosen: Promise<ExecIptables> | undefined;
+  private detected: IptablesBackend | undefined;
+
+  constructor(options: Omit<ExecIptablesOptions, 'backend'>) {
+    this.options = options;
+  }
+
+  /** The detected backend; 'nft' (the default choice) until detection has run. */
+  get backend(): IptablesBackend {
+    return this.detected ?? 'nft';
+  }
+
+  restore(family: IPFamily, input: string): Promise<void> {
+    return this.executor().then((e) => e.restore(family, input));
+  }
+
+  save(family: IPFamily, table: TableName): Promise<string> {
+    return this.executor().then((e) => e.save(family, table));
+  }
+
+  command(family: IPFamily, table: TableName, args: readonly string[]): Promise<CommandResult> {
+    return this.executor().then((e) => e.command(family, table, args));
+  }
+
+  private executor(): Promise<ExecIptables> {
+    this.chosen ??= detectBackend(this.options.commands, this.options.prefix).then(
+      (backend) => {
+        this.detected = backend;
+        return new ExecIptables({ ...this.options, backend });
+      },
+      (e: unknown) => {
+        this.chosen = undefined;
+        throw e;
+      },
+    );
+    return this.chosen;
+  }
+}

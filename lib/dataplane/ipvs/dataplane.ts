@@ -127,7 +127,19 @@ export class IpvsDataplane implements Dataplane {
   }
 
   /** Our virtual servers, ipsets, dummy interface and helper rules (iptables cleanup is shared with iptables mode). */
-  async cleanup(): Promise<void> {
+  cleanup(): Promise<void> {
+    return this.#remove(true);
+  }
+
+  /**
+   * Everything of ours except the iptables chains: what iptables mode removes when it takes over a node, since
+   * both modes' chains are `SWITCHYARD-` and its own full sync already deletes the chains it does not render.
+   */
+  cleanupKernelObjects(): Promise<void> {
+    return this.#remove(false);
+  }
+
+  async #remove(withChains: boolean): Promise<void> {
     const problems: string[] = [];
     if ((await this.o.kernel.unsupportedReason()) === undefined) {
       try {
@@ -143,10 +155,12 @@ export class IpvsDataplane implements Dataplane {
     } catch (e) {
       problems.push(`interface: ${describeError(e)}`);
     }
-    try {
-      await new IptablesDataplane({ executor: this.o.iptables, cleanupExecutors: this.o.cleanupExecutors ?? [this.o.iptables] }).cleanup();
-    } catch (e) {
-      problems.push(describeError(e));
+    if (withChains) {
+      try {
+        await new IptablesDataplane({ executor: this.o.iptables, cleanupExecutors: this.o.cleanupExecutors ?? [this.o.iptables] }).cleanup();
+      } catch (e) {
+        problems.push(describeError(e));
+      }
     }
     // Sets last (iptables rules referencing them are gone now): every name we ever create, present or not.
     for (const f of [4, 6] as const) {
