@@ -126,6 +126,8 @@ export const planServicePort = (
   };
 };
 
+const byId = (a: ServicePlan, b: ServicePlan): number => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+
 export const planDesiredState = (snapshot: Snapshot, options: PlanOptions): DesiredState => {
   const node = { name: options.nodeName, zone: snapshot.node?.zone };
   const services: ServicePlan[] = [];
@@ -136,11 +138,55 @@ export const planDesiredState = (snapshot: Snapshot, options: PlanOptions): Desi
       if (plan) services.push(plan);
     }
   }
-  services.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  services.sort(byId);
   return {
     nodeName: options.nodeName,
     masqueradeAll: options.masqueradeAll,
     families: familySettings(snapshot, options),
     services,
   };
+};
+
+/** The plans (both families) of one service port as `snapshot` has it: none when it is gone. */
+const plansOf = (snapshot: Snapshot, key: string, node: { readonly name: string; readonly zone: string | undefined }): ServicePlan[] => {
+  const port = snapshot.services.get(key);
+  if (port === undefined) return [];
+  const endpoints = endpointsFor(snapshot, port.key);
+  const out: ServicePlan[] = [];
+  for (const family of FAMILIES) {
+    const plan = planServicePort(port, family, endpoints, node);
+    if (plan) out.push(plan);
+  }
+  return out;
+};
+
+/**
+ * planDesiredState for a snapshot that differs from the one `previous` was planned from only in the service ports
+ * `changed` (ServiceState.commit's `changed`): the plans of every other service port are reused as they are, so the
+ * cost follows the change, not the number of services. The result equals planDesiredState(snapshot, options).
+ *
+ * Only valid when `options` and this node's Node object (zone, addresses, podCIDRs) are what they were when
+ * `previous` was planned — after a Node change, plan everything with planDesiredState.
+ */
+export const replanDesiredState = (
+  previous: DesiredState,
+  snapshot: Snapshot,
+  options: PlanOptions,
+  changed: ReadonlySet<string>,
+): DesiredState => {
+  if (changed.size === 0) return previous;
+  const node = { name: options.nodeName, zone: snapshot.node?.zone };
+  const fresh: ServicePlan[] = [];
+  for (const key of changed) fresh.push(...plansOf(snapshot, key, node));
+  fresh.sort(byId);
+  // Merge the kept plans (already sorted) with the fresh ones.
+  const services: ServicePlan[] = [];
+  let i = 0;
+  for (const plan of previous.services) {
+    if (changed.has(plan.servicePort)) continue;
+    while (i < fresh.length && byId(fresh[i]!, plan) < 0) services.push(fresh[i++]!);
+    services.push(plan);
+  }
+  while (i < fresh.length) services.push(fresh[i++]!);
+  return { ...previous, services };
 };
