@@ -10,7 +10,7 @@ import { describeError } from './errors.ts';
 import type { Dataplane, SyncResult } from './dataplane/types.ts';
 import type { NodeInfo } from './model/types.ts';
 import type { PlanOptions } from './plan/plan.ts';
-import { planDesiredState } from './plan/plan.ts';
+import { planDesiredState, replanDesiredState } from './plan/plan.ts';
 import type { DesiredState } from './plan/types.ts';
 import type { Source, SourceEvent } from './source/types.ts';
 import { ServiceState, type Snapshot } from './state/service-state.ts';
@@ -133,7 +133,16 @@ export class Daemon {
     const startedAt = performance.now();
     const { snapshot, changed, nodeChanged } = this.#services.commit();
     const syncTrace = new SyncTrace(dataplane?.mode ?? 'none', forceFull || !this.#firstSyncDone);
-    const desired = syncTrace.plan(() => planDesiredState(snapshot, this.#parts.planOptions));
+    const previous = this.#lastDesired;
+    // Cleared until planning succeeds: a later incremental plan must start from the previous commit's plan.
+    this.#lastDesired = undefined;
+    // Only the changed service ports are planned again, unless the Node changed (it feeds every plan) or a full
+    // resync was asked for: planning all 10k services on every sync costs tens of milliseconds.
+    const desired = syncTrace.plan(() =>
+      previous !== undefined && !nodeChanged && !forceFull
+        ? replanDesiredState(previous, snapshot, this.#parts.planOptions, changed)
+        : planDesiredState(snapshot, this.#parts.planOptions),
+    );
     this.#lastDesired = desired;
     if (ingress && (this.#ingressDirty || changed.size > 0 || nodeChanged || !this.#firstSyncDone)) {
       this.#ingressDirty = false;
