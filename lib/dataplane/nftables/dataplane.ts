@@ -9,7 +9,7 @@ import type { Dataplane, SyncHint, SyncResult } from '../types.ts';
 import { diffTransaction, fullTransaction, type TableIndexes } from './diff.ts';
 import { TABLE_NAME, tableFamily, type Ruleset } from './model.ts';
 import { parseListedObjects, type NftRunner } from './nft.ts';
-import { buildRuleset } from './ruleset.ts';
+import { buildRuleset, planIdOf } from './ruleset.ts';
 import { Transaction } from './transaction.ts';
 
 /** Transactions with more operations than this are streamed to the runner (see sync). */
@@ -56,18 +56,11 @@ export class NftablesDataplane implements Dataplane {
     const settings = JSON.stringify([state.masqueradeAll, state.families]);
     const prev = this.applied;
     const full = hint.forceFull || this.needFull || prev === undefined;
-    // Groups of services the caller says did not change are reused as built last time (same settings only).
-    const canReuse = !full && hint.changed !== undefined && settings === this.appliedSettings;
-    const changed = hint.changed;
+    // Groups of services the caller says did not change are reused as built last time (same settings only), and
+    // only the changed ones are diffed: the cost of a sync follows the change, not the number of services.
+    const changed = !full && hint.changed !== undefined && settings === this.appliedSettings ? hint.changed : undefined;
     // A full sync allocates endpoint slots afresh; otherwise the kernel's allocation is carried forward.
-    const next = buildRuleset(
-      state,
-      this.families,
-      full ? undefined : prev,
-      canReuse && changed !== undefined
-        ? (family, plan) => (changed.has(plan.servicePort) ? undefined : prev?.families.find((f) => f.family === family)?.services.get(plan.id))
-        : undefined,
-    );
+    const next = buildRuleset(state, this.families, full ? undefined : prev, changed);
 
     let tx: Transaction;
     let changedServices: number;
@@ -79,7 +72,8 @@ export class NftablesDataplane implements Dataplane {
       tx = fullTransaction(next, await this.staleObjects(this.needFull || prev === undefined), new Transaction(), indexes);
       changedServices = next.families.reduce((n, f) => n + f.services.size, 0);
     } else {
-      const d = diffTransaction(prev, next, new Transaction(), indexes);
+      const owners = changed === undefined ? undefined : new Set(this.families.flatMap((f) => [...changed].map((k) => planIdOf(f, k))));
+      const d = diffTransaction(prev, next, new Transaction(), indexes, owners);
       tx = d.tx;
       changedServices = d.changed.size;
     }

@@ -111,10 +111,23 @@ interface OwnerChange {
   readonly after: ObjectGroup | undefined;
 }
 
-/** Owners whose group differs between two rulesets of one family (the fixed part as BASE_OWNER). */
-const ownerChanges = (prev: FamilyRuleset, next: FamilyRuleset): OwnerChange[] => {
+/**
+ * Owners whose group differs between two rulesets of one family (the fixed part as BASE_OWNER). With `candidates`,
+ * only those services are compared (every other one is known to be the same).
+ */
+const ownerChanges = (prev: FamilyRuleset, next: FamilyRuleset, candidates?: ReadonlySet<string>): OwnerChange[] => {
   const out: OwnerChange[] = [];
   if (!sameGroup(prev.base, next.base, next.family)) out.push({ owner: BASE_OWNER, before: prev.base, after: next.base });
+  if (candidates !== undefined) {
+    for (const id of candidates) {
+      const before = prev.services.get(id);
+      const after = next.services.get(id);
+      if (before === undefined ? after !== undefined : after === undefined || !sameGroup(before, after, next.family)) {
+        out.push({ owner: id, before, after });
+      }
+    }
+    return out.sort((a, b) => (a.owner < b.owner ? -1 : a.owner > b.owner ? 1 : 0));
+  }
   for (const [id, g] of next.services) {
     const old = prev.services.get(id);
     if (old === undefined || !sameGroup(old, g, next.family)) out.push({ owner: id, before: old, after: g });
@@ -143,13 +156,15 @@ export const changedServiceIds = (prev: Ruleset, next: Ruleset): Set<string> => 
  * then deleted) and removed sets, when nothing points at them any more.
  *
  * `indexes` (the index of `prev`'s tables, as fullTransaction or an earlier diff left it) is updated in place to
- * describe `next`; without it one is built from `prev`. Returns the ids of the services that changed.
+ * describe `next`; without it one is built from `prev`. `candidates` (plan ids), when given, are the only services
+ * that may differ: no other one is looked at. Returns the ids of the services that changed.
  */
 export const diffTransaction = (
   prev: Ruleset,
   next: Ruleset,
   tx: Transaction = new Transaction(),
   indexes: TableIndexes = new Map(),
+  candidates?: ReadonlySet<string>,
 ): { tx: Transaction; changed: Set<string> } => {
   const changedIds = new Set<string>();
   for (const nfr of next.families) {
@@ -165,7 +180,7 @@ export const diffTransaction = (
       ix = TableIndex.of(pfr);
       indexes.set(f, ix);
     }
-    const changes = ownerChanges(pfr, nfr);
+    const changes = ownerChanges(pfr, nfr, candidates);
     for (const c of changes) if (c.owner !== BASE_OWNER) changedIds.add(c.owner);
     diffFamily(f, ix, changes, tx);
   }

@@ -32,6 +32,7 @@ import {
   serviceChainName,
 } from './names.ts';
 import { elementKey, renderVerdict, slotKey } from './render.ts';
+import { LayeredMap } from './layered-map.ts';
 import { SlotAllocator } from './slots.ts';
 
 // Fixed object names.
@@ -342,51 +343,87 @@ export const buildService = (p: ServicePlan, settings: FamilySettings, slotOf: S
   return { chains, sets, elements };
 };
 
-export type ReuseGroup = (family: IPFamily, plan: ServicePlan) => ObjectGroup | undefined;
+/** A plan's id (`<family>/<service port key>`, see ServicePlan.id) for a service port key. */
+export const planIdOf = (family: IPFamily, servicePort: string): string => `${family}/${servicePort}`;
 
 /**
  * The whole ruleset. `previous` (the ruleset the kernel holds) carries the endpoint-slot allocation forward, so
- * unchanged services keep their slots; without it slots are allocated afresh (a full sync). `reuse` lets a caller
- * keep previously built groups of services that did not change — they must come from `previous`.
+ * unchanged services keep their slots; without it slots are allocated afresh (a full sync). With `changed` (service
+ * port keys), only those service ports are built again: every other group is taken from `previous` as it is, and
+ * the cost follows the change (no pass over all services). Without `changed`, every group is built.
  */
 export const buildRuleset = (
   state: DesiredState,
   families: readonly IPFamily[] = [4, 6],
   previous?: Ruleset,
-  reuse?: ReuseGroup,
+  changed?: ReadonlySet<string>,
 ): Ruleset => ({
   families: families.map((family): FamilyRuleset => {
-    const settings = state.families[family];
-    const plans = state.services.filter((p) => p.family === family);
     const prev = previous?.families.find((f) => f.family === family);
-    const slots = new SlotAllocator(prev?.slots);
-    // Reused groups keep their slot ranges untouched; only rebuilt plans and removed ones move slots.
-    const groups: (ObjectGroup | undefined)[] = plans.map((p) => (prev === undefined ? undefined : reuse?.(family, p)));
-    const rebuilt = plans.filter((_, i) => groups[i] === undefined);
-    if (prev !== undefined) {
-      const present = new Set(plans.map((p) => p.id));
-      for (const id of prev.services.keys()) {
-        if (!present.has(id)) for (const k of selectionKeysOf(id)) slots.free(k);
-      }
+    if (prev !== undefined && changed !== undefined) {
+      const updated = updateFamily(state, family, prev, changed);
+      if (updated !== undefined) return updated;
     }
-    const wanted = new Map<string, { endpoints: string[]; pool: string }>();
-    for (const p of rebuilt) for (const sel of slotSelections(p)) wanted.set(sel.key, sel);
-    // Free what is gone or outgrown first, so that room is reused by what follows.
-    for (const p of rebuilt) {
-      for (const k of selectionKeysOf(p.id)) {
-        const w = wanted.get(k);
-        if (w === undefined || !slots.keeps(k, w.endpoints.length)) slots.free(k);
-      }
-    }
-    for (const [k, w] of wanted) slots.assign(k, w.endpoints, w.pool);
-    const slotOf = (k: string): SlotRange | undefined => slots.get(k);
-    const services = new Map<string, ObjectGroup>();
-    plans.forEach((p, i) => services.set(p.id, groups[i] ?? buildService(p, settings, slotOf)));
-    return {
-      family,
-      base: buildBase(family, settings, state.masqueradeAll, slots.mapsInUse()),
-      services,
-      slots: slots.result,
-    };
+    const plans = state.services.filter((p) => p.family === family);
+    const present = new Set(plans.map((p) => p.id));
+    const removed = prev === undefined ? [] : [...prev.services.keys()].filter((id) => !present.has(id));
+    return buildFamily(state, family, prev, plans, removed, LayeredMap.of());
   }),
 });
+
+/**
+ * Only the plans of `changed` service ports built again; undefined when the result would not hold every plan of the
+ * family (a plan missing from `prev` yet not named in `changed`: the hint was incomplete, build everything).
+ */
+const updateFamily = (state: DesiredState, family: IPFamily, prev: FamilyRuleset, changed: ReadonlySet<string>): FamilyRuleset | undefined => {
+  const rebuilt: ServicePlan[] = [];
+  let count = 0;
+  for (const p of state.services) {
+    if (p.family !== family) continue;
+    count++;
+    if (changed.has(p.servicePort)) rebuilt.push(p);
+  }
+  const present = new Set(rebuilt.map((p) => p.id));
+  const removed: string[] = [];
+  for (const key of changed) {
+    const id = planIdOf(family, key);
+    if (prev.services.has(id) && !present.has(id)) removed.push(id);
+  }
+  const fr = buildFamily(state, family, prev, rebuilt, removed, LayeredMap.derive(prev.services));
+  return fr.services.size === count ? fr : undefined;
+};
+
+const buildFamily = (
+  state: DesiredState,
+  family: IPFamily,
+  prev: FamilyRuleset | undefined,
+  rebuilt: readonly ServicePlan[],
+  removed: readonly string[],
+  services: LayeredMap<string, ObjectGroup>,
+): FamilyRuleset => {
+  const settings = state.families[family];
+  const slots = new SlotAllocator(prev?.slots);
+  for (const id of removed) {
+    services.delete(id);
+    for (const k of selectionKeysOf(id)) slots.free(k);
+  }
+  // Groups not rebuilt keep their slot ranges untouched; only rebuilt plans and removed ones move slots.
+  const wanted = new Map<string, { endpoints: string[]; pool: string }>();
+  for (const p of rebuilt) for (const sel of slotSelections(p)) wanted.set(sel.key, sel);
+  // Free what is gone or outgrown first, so that room is reused by what follows.
+  for (const p of rebuilt) {
+    for (const k of selectionKeysOf(p.id)) {
+      const w = wanted.get(k);
+      if (w === undefined || !slots.keeps(k, w.endpoints.length)) slots.free(k);
+    }
+  }
+  for (const [k, w] of wanted) slots.assign(k, w.endpoints, w.pool);
+  const slotOf = (k: string): SlotRange | undefined => slots.get(k);
+  for (const p of rebuilt) services.set(p.id, buildService(p, settings, slotOf));
+  return {
+    family,
+    base: buildBase(family, settings, state.masqueradeAll, slots.mapsInUse()),
+    services,
+    slots: slots.result,
+  };
+};

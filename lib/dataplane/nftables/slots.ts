@@ -6,6 +6,7 @@
  * its rule when the count or range moves), reallocated when outgrown or far too large, and freed ranges are reused.
  * Pure: a new table is derived from the previous one.
  */
+import { LayeredMap } from './layered-map.ts';
 import type { MapUsage, SlotRange, SlotTable } from './model.ts';
 
 /** Slots per endpoint map. A selection needing more gets a map of its own. */
@@ -58,7 +59,8 @@ const placeEndpoints = (previous: readonly string[], wanted: readonly string[]):
 };
 
 export class SlotAllocator {
-  private readonly table: Map<string, SlotRange>;
+  /** Derived from the previous table without copying it (see layered-map.ts). */
+  private readonly table: LayeredMap<string, SlotRange>;
   /** By map name. Entries not in `owned` still belong to the previous table and are copied before a change. */
   private readonly groups: Map<string, MapUsage>;
   private readonly owned = new Set<string>();
@@ -66,7 +68,7 @@ export class SlotAllocator {
   private readonly open = new Set<string>();
 
   constructor(previous: SlotTable | undefined) {
-    this.table = new Map(previous?.ranges);
+    this.table = LayeredMap.derive(previous?.ranges);
     this.groups = new Map(previous?.usage);
     for (const [name, g] of this.groups) if (hasRoom(g)) this.open.add(name);
   }
