@@ -4,81 +4,11 @@
  * after syncs.
  */
 import test from 'ava';
-import { NodeServices } from '../../../lib/app/node-services.ts';
-import { parseCommandLine } from '../../../lib/config/index.ts';
-import { FakeConntrack } from '../../../lib/conntrack/conntrack.ts';
-import { FakeKernelParams } from '../../../lib/conntrack/sysctls.ts';
-import { Daemon, type SyncScheduler } from '../../../lib/daemon.ts';
-import type { Dataplane, SyncResult } from '../../../lib/dataplane/types.ts';
-import { SwitchyardError } from '../../../lib/errors.ts';
-import type { KubeObject, SourceEvent, SourceSink } from '../../../lib/source/types.ts';
-import { recordingLogger } from '../../../lib/telemetry/logger-types.ts';
+import type { KubeObject } from '../../../lib/source/types.ts';
+import { daemonWithNodeServices, upsert } from './daemon-harness.ts';
 import { LAST_CHANGE_TRIGGER_TIME } from '../../../lib/telemetry/sync-telemetry.ts';
 import { nodeObject, serviceObject, sliceObject, ep } from '../model/builders.ts';
 
-class FakeDataplane implements Dataplane {
-  readonly mode = 'nftables' as const;
-  failNext = false;
-  syncs = 0;
-  sync(): Promise<SyncResult> {
-    this.syncs++;
-    if (this.failNext) {
-      this.failNext = false;
-      return Promise.reject(new SwitchyardError('ERR_DATAPLANE_APPLY', 'injected'));
-    }
-    return Promise.resolve({ full: this.syncs === 1, changedServices: 1, durationMs: 5, computeMs: 1, applyMs: 4, bytes: 10 });
-  }
-  cleanup(): Promise<void> {
-    return Promise.resolve();
-  }
-}
-
-const harness = async () => {
-  const { config } = await parseCommandLine([
-    '--manifests', '/nonexistent', '--hostname-override', 'node-a',
-    '--healthz-bind-address', '127.0.0.1:0', '--metrics-bind-address', '127.0.0.1:0',
-    '--ingress-http-address', '', '--ingress-https-address', '',
-  ]);
-  const conntrack = new FakeConntrack();
-  const logger = recordingLogger();
-  const node = new NodeServices(config, logger, { conntrack, kernelParams: new FakeKernelParams(), cores: 2, env: {} });
-  let sink: SourceSink = () => undefined;
-  let chain: Promise<void> = Promise.resolve();
-  const dataplane = new FakeDataplane();
-  // Reach the daemon's sync through a scheduler that records it.
-  let syncFn: (full: boolean) => Promise<void> = () => Promise.resolve();
-  const daemon = new Daemon({
-    logger,
-    source: { start: (s) => ((sink = s), Promise.resolve()), stop: () => Promise.resolve() },
-    planOptions: { nodeName: 'node-a', clusterCIDRs: [], nodePortAddresses: undefined, masqueradeAll: false },
-    dataplane,
-    ingress: undefined,
-    scheduler: (sync): SyncScheduler => ((syncFn = sync), { request: () => undefined, start: () => undefined, stop: () => chain }),
-    hooks: node.hooks,
-  });
-  await node.start();
-  await daemon.start();
-  const syncNow = async (): Promise<void> => {
-    chain = chain.then(() => syncFn(false)).catch(() => undefined);
-    await chain;
-    await node.idle();
-  };
-  const emit = (event: SourceEvent): void => sink(event);
-  const scrape = async (): Promise<string> => (await fetch(`http://127.0.0.1:${node.metricsPort}/metrics`)).text();
-  const probe = async (path: string): Promise<number> => {
-    const res = await fetch(`http://127.0.0.1:${node.healthzPort}${path}`);
-    await res.text();
-    return res.status;
-  };
-  return { node, daemon, dataplane, conntrack, emit, syncNow, scrape, probe, logger };
-};
-
-const upsert = (kind: SourceEvent['kind'], object: KubeObject): SourceEvent => ({
-  type: 'upsert',
-  kind,
-  key: object.metadata.namespace ? `${object.metadata.namespace}/${object.metadata.name}` : object.metadata.name,
-  object,
-});
 
 const dnsService = serviceObject('dns', { clusterIP: '10.96.0.53', ports: [{ name: 'dns', port: 53, protocol: 'UDP' }] });
 const dnsSlice = (ip: string, trigger?: string): KubeObject => {
@@ -87,7 +17,7 @@ const dnsSlice = (ip: string, trigger?: string): KubeObject => {
 };
 
 test('a sync shows up on /metrics with kube-proxy names; pending counts drop to 0; conntrack cleans a replaced endpoint', async (t) => {
-  const h = await harness();
+  const h = await daemonWithNodeServices();
   try {
     h.emit(upsert('Service', dnsService));
     h.emit(upsert('EndpointSlice', dnsSlice('10.244.1.5', new Date(Date.now() - 3_000).toISOString())));
@@ -118,7 +48,7 @@ test('a sync shows up on /metrics with kube-proxy names; pending counts drop to 
 });
 
 test('a failed sync counts an nftables sync failure and no conntrack cleanup; the Node being deleted fails /healthz only', async (t) => {
-  const h = await harness();
+  const h = await daemonWithNodeServices();
   try {
     h.emit(upsert('Service', dnsService));
     h.emit({ type: 'synced', kind: 'Service' });
@@ -142,7 +72,7 @@ test('a failed sync counts an nftables sync failure and no conntrack cleanup; th
 });
 
 test('an invalid object is counted by kind', async (t) => {
-  const h = await harness();
+  const h = await daemonWithNodeServices();
   try {
     h.emit(upsert('Service', serviceObject('bad', { clusterIP: 'not-an-ip' })));
     t.regex(await h.scrape(), /^switchyard_invalid_objects_total\{kind="Service"\} 1$/m);

@@ -8,15 +8,8 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { diag, trace } from '@opentelemetry/api';
 import anyTest, { type TestFn } from 'ava';
-import { NodeServices } from '../../../lib/app/node-services.ts';
-import { parseCommandLine } from '../../../lib/config/index.ts';
-import { FakeConntrack } from '../../../lib/conntrack/conntrack.ts';
-import { FakeKernelParams } from '../../../lib/conntrack/sysctls.ts';
-import { Daemon, type SyncScheduler } from '../../../lib/daemon.ts';
-import type { Dataplane, SyncResult } from '../../../lib/dataplane/types.ts';
-import { SwitchyardError } from '../../../lib/errors.ts';
-import type { KubeObject, SourceEvent, SourceSink } from '../../../lib/source/types.ts';
-import { recordingLogger } from '../../../lib/telemetry/logger-types.ts';
+import type { KubeObject } from '../../../lib/source/types.ts';
+import { daemonWithNodeServices, upsert } from './daemon-harness.ts';
 import { ep, serviceObject, sliceObject } from '../model/builders.ts';
 
 interface OtlpValue {
@@ -84,70 +77,13 @@ const attr = (attributes: readonly OtlpAttribute[], key: string): string | numbe
   return value.stringValue ?? value.doubleValue ?? value.boolValue;
 };
 
-class FakeDataplane implements Dataplane {
-  readonly mode = 'nftables' as const;
-  failNext = false;
-  syncs = 0;
-  sync(): Promise<SyncResult> {
-    this.syncs++;
-    if (this.failNext) {
-      this.failNext = false;
-      return Promise.reject(new SwitchyardError('ERR_DATAPLANE_APPLY', 'injected'));
-    }
-    return Promise.resolve({ full: this.syncs === 1, changedServices: 1, durationMs: 5, computeMs: 2, applyMs: 3, bytes: 321 });
-  }
-  cleanup(): Promise<void> {
-    return Promise.resolve();
-  }
-}
 
-const harness = async (env: NodeJS.ProcessEnv) => {
-  const { config } = await parseCommandLine([
-    '--manifests', '/nonexistent', '--hostname-override', 'node-a',
-    '--healthz-bind-address', '127.0.0.1:0', '--metrics-bind-address', '127.0.0.1:0',
-    '--ingress-http-address', '', '--ingress-https-address', '',
-  ]);
-  const logger = recordingLogger();
-  const node = new NodeServices(config, logger, { conntrack: new FakeConntrack(), kernelParams: new FakeKernelParams(), cores: 2, env });
-  let sink: SourceSink = () => undefined;
-  let chain: Promise<void> = Promise.resolve();
-  const dataplane = new FakeDataplane();
-  let syncFn: (full: boolean) => Promise<void> = () => Promise.resolve();
-  const daemon = new Daemon({
-    logger,
-    source: { start: (s) => ((sink = s), Promise.resolve()), stop: () => Promise.resolve() },
-    planOptions: { nodeName: 'node-a', clusterCIDRs: [], nodePortAddresses: undefined, masqueradeAll: false },
-    dataplane,
-    ingress: undefined,
-    scheduler: (sync): SyncScheduler => ((syncFn = sync), { request: () => undefined, start: () => undefined, stop: () => chain }),
-    hooks: node.hooks,
-  });
-  await node.start();
-  await daemon.start();
-  const syncNow = async (): Promise<void> => {
-    chain = chain.then(() => syncFn(false)).catch(() => undefined);
-    await chain;
-    await node.idle();
-  };
-  const stop = async (): Promise<void> => {
-    await daemon.stop();
-    await node.stop();
-  };
-  return { dataplane, logger, emit: (event: SourceEvent) => sink(event), syncNow, stop };
-};
-
-const upsert = (kind: SourceEvent['kind'], object: KubeObject): SourceEvent => ({
-  type: 'upsert',
-  kind,
-  key: `${object.metadata.namespace}/${object.metadata.name}`,
-  object,
-});
 
 const dns = serviceObject('dns', { clusterIP: '10.96.0.53', ports: [{ name: 'dns', port: 53, protocol: 'UDP' }] });
 const dnsSlice = (ip: string): KubeObject => sliceObject('dns-1', 'dns', { ports: [{ name: 'dns', port: 53, protocol: 'UDP' }], endpoints: [ep(ip)] });
 
 /** Three syncs: the first (full), a partial one after an endpoint change, and one the dataplane fails. */
-const runSyncs = async (h: Awaited<ReturnType<typeof harness>>): Promise<void> => {
+const runSyncs = async (h: Awaited<ReturnType<typeof daemonWithNodeServices>>): Promise<void> => {
   h.emit(upsert('Service', dns));
   h.emit(upsert('EndpointSlice', dnsSlice('10.244.1.5')));
   h.emit({ type: 'synced', kind: 'Service' });
@@ -182,7 +118,7 @@ const configure = (url: string): void => {
 
 test.serial('without OTEL_* settings no provider is registered and nothing reaches the collector', async (t) => {
   configure(t.context.url);
-  const h = await harness({});
+  const h = await daemonWithNodeServices({});
   try {
     t.false(providerRegistered());
     await runSyncs(h);
@@ -196,7 +132,7 @@ test.serial('without OTEL_* settings no provider is registered and nothing reach
 
 test.serial('OTEL_SDK_DISABLED=true wins over a configured endpoint', async (t) => {
   configure(t.context.url);
-  const h = await harness({ OTEL_EXPORTER_OTLP_ENDPOINT: t.context.url, OTEL_SDK_DISABLED: 'true' });
+  const h = await daemonWithNodeServices({ OTEL_EXPORTER_OTLP_ENDPOINT: t.context.url, OTEL_SDK_DISABLED: 'true' });
   try {
     t.false(providerRegistered());
     await runSyncs(h);
@@ -208,7 +144,7 @@ test.serial('OTEL_SDK_DISABLED=true wins over a configured endpoint', async (t) 
 
 test.serial('with OTEL_EXPORTER_OTLP_ENDPOINT each sync is exported as a switchyard.sync trace, flushed on stop', async (t) => {
   configure(t.context.url);
-  const h = await harness({ OTEL_EXPORTER_OTLP_ENDPOINT: t.context.url });
+  const h = await daemonWithNodeServices({ OTEL_EXPORTER_OTLP_ENDPOINT: t.context.url });
   try {
     t.true(providerRegistered());
     await runSyncs(h);
@@ -277,7 +213,7 @@ test.serial('OTEL_SERVICE_NAME names the service; OTEL_TRACES_EXPORTER=otlp with
   process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT = `${t.context.url}/v1/traces`;
   const env = { OTEL_TRACES_EXPORTER: 'otlp', OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `${t.context.url}/v1/traces`, OTEL_SERVICE_NAME: 'kp-node-a' };
   try {
-    const h = await harness(env);
+    const h = await daemonWithNodeServices(env);
     try {
       await runSyncs(h);
     } finally {
