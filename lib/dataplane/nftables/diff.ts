@@ -228,13 +228,13 @@ const diffFamily = (f: IPFamily, ix: TableIndex, changes: readonly OwnerChange[]
   for (const c of changes) {
     for (const e of c.before?.elements ?? []) {
       touch(e.set, e.key);
-      ix.release(c.owner, e.set, e.key);
+      ix.release(e);
     }
   }
   for (const c of changes) {
     for (const e of c.after?.elements ?? []) {
       touch(e.set, e.key);
-      ix.claim(c.owner, e.set, e.key, e);
+      ix.claim(e);
     }
   }
   for (const n of goneSets) ix.sets.delete(n);

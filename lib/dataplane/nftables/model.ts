@@ -98,6 +98,8 @@ export interface Element {
 /** An element a group adds to a set. */
 export interface ElementRef extends Element {
   readonly set: string;
+  /** The group's owner: its service's plan id, or '' for the fixed part (see index.ts: claims by owner). */
+  readonly owner: string;
 }
 
 /** A unit of ownership: the fixed part of a table, or everything one service port contributes. */

@@ -32,6 +32,7 @@ import {
   serviceChainName,
 } from './names.ts';
 import { elementKey, renderVerdict, slotKey } from './render.ts';
+import { BASE_OWNER } from './index.ts';
 import { LayeredMap } from './layered-map.ts';
 import { SlotAllocator } from './slots.ts';
 
@@ -164,8 +165,8 @@ export const buildBase = (
 
   // cluster-ips and hairpin-endpoints elements belong to the services that need them (see buildService).
   const elements: ElementRef[] = [
-    ...[...new Set(settings.nodePortAddresses)].sort().map((ip) => ({ set: NODEPORT_IPS, key: ip, value: '' })),
-    ...clusterCidrs.map((c) => ({ set: CLUSTER_CIDRS, key: c, value: '' })),
+    ...[...new Set(settings.nodePortAddresses)].sort().map((ip) => ({ set: NODEPORT_IPS, key: ip, value: '', owner: BASE_OWNER })),
+    ...clusterCidrs.map((c) => ({ set: CLUSTER_CIDRS, key: c, value: '', owner: BASE_OWNER })),
   ];
   const endpointMapDefs = endpointMaps.map(
     (m): SetDef => ({ name: m.name, kind: 'map', key: ['slot'], flags: [], endpointProto: m.pool as L4 }),
@@ -247,6 +248,7 @@ export const buildService = (p: ServicePlan, settings: FamilySettings, slotOf: S
   const chains: Chain[] = [];
   const sets: SetDef[] = [];
   const elements: ElementRef[] = [];
+  const addElement = (set: string, key: string, value = ''): void => void elements.push({ set, key, value, owner: p.id });
   const port = String(p.port);
 
   const externalIPs = [...new Set([...p.externalIPs, ...p.loadBalancerIPs])];
@@ -261,15 +263,15 @@ export const buildService = (p: ServicePlan, settings: FamilySettings, slotOf: S
     chains.push({ name, rules: selectionRules(p, endpoints, range) });
     if (range === undefined) return;
     const map = range.map;
-    range.endpoints.forEach((k, i) => elements.push({ set: map, key: slotKey(range.offset + i), value: k }));
+    range.endpoints.forEach((k, i) => addElement(map, slotKey(range.offset + i), k));
   };
   if (clusterChain !== undefined) addSelection(clusterChain, p.clusterEndpoints, clusterSelectionKey(p));
   if (localChain !== undefined) addSelection(localChain, p.localEndpoints, localSelectionKey(p));
 
   // Shared sets: the set keeps one element per key however many services claim it (see diff.ts).
-  if (p.clusterIP !== '') elements.push({ set: CLUSTER_IPS, key: p.clusterIP, value: '' });
+  if (p.clusterIP !== '') addElement(CLUSTER_IPS, p.clusterIP);
   for (const ip of new Set([...p.clusterEndpoints, ...p.localEndpoints].map((e) => e.ip))) {
-    elements.push({ set: HAIRPIN_ENDPOINTS, key: elementKey(ip, ip), value: '' });
+    addElement(HAIRPIN_ENDPOINTS, elementKey(ip, ip));
   }
 
   if (p.affinityTimeoutSeconds !== undefined) {
@@ -293,8 +295,8 @@ export const buildService = (p: ServicePlan, settings: FamilySettings, slotOf: S
   if (p.clusterIP !== '') {
     const target = internalUses === 'local' ? localChain : internalUses === 'cluster' ? clusterChain : undefined;
     const key = elementKey(p.clusterIP, proto, port);
-    if (target !== undefined) elements.push({ set: SERVICE_IPS, key, value: renderVerdict(goto(target)) });
-    else elements.push({ set: NO_ENDPOINT_SERVICES, key, value: rejectOrDrop(p.internalVerdict === 'endpoints' ? 'reject' : p.internalVerdict) });
+    if (target !== undefined) addElement(SERVICE_IPS, key, renderVerdict(goto(target)));
+    else addElement(NO_ENDPOINT_SERVICES, key, rejectOrDrop(p.internalVerdict === 'endpoints' ? 'reject' : p.internalVerdict));
   }
 
   // External traffic: NodePort, externalIPs, load-balancer IPs.
@@ -323,10 +325,10 @@ export const buildService = (p: ServicePlan, settings: FamilySettings, slotOf: S
     }
     const externalVerdict = externalChain !== undefined ? renderVerdict(goto(externalChain)) : rejectOrDrop(p.externalVerdict === 'endpoints' ? 'reject' : p.externalVerdict);
     const ipMap = externalChain !== undefined ? SERVICE_IPS : NO_ENDPOINT_SERVICES;
-    for (const ip of externalIPs) elements.push({ set: ipMap, key: elementKey(ip, proto, port), value: externalVerdict });
+    for (const ip of externalIPs) addElement(ipMap, elementKey(ip, proto, port), externalVerdict);
     if (p.nodePort !== 0) {
       const npMap = externalChain !== undefined ? SERVICE_NODEPORTS : NO_ENDPOINT_NODEPORTS;
-      elements.push({ set: npMap, key: elementKey(proto, p.nodePort), value: externalVerdict });
+      addElement(npMap, elementKey(proto, p.nodePort), externalVerdict);
     }
     if (p.loadBalancerIPs.length > 0 && p.loadBalancerSourceRanges.length > 0) {
       const fw = firewallChainName(p);
@@ -336,7 +338,7 @@ export const buildService = (p: ServicePlan, settings: FamilySettings, slotOf: S
         rules: [rule([{ m: 'addr', field: 'saddr', op: '!=', values: normalizeCidrs(p.loadBalancerSourceRanges) }], verdict({ v: 'drop' }))],
       });
       for (const ip of new Set(p.loadBalancerIPs)) {
-        elements.push({ set: FIREWALL_IPS, key: elementKey(ip, proto, port), value: toFirewall });
+        addElement(FIREWALL_IPS, elementKey(ip, proto, port), toFirewall);
       }
     }
   }
