@@ -55,6 +55,7 @@ const jump = (chain: string): Action => verdict({ v: 'jump', chain });
 const goto = (chain: string): Verdict => ({ v: 'goto', chain });
 const ctNew: Match = { m: 'ctState', state: 'new' };
 const SERVICE_KEY = ['daddr', 'l4proto', 'dport'] as const;
+const NO_SETS: readonly SetDef[] = Object.freeze([]);
 const DROP_TEXT = renderVerdict({ v: 'drop' });
 const GOTO_REJECT_TEXT = renderVerdict(goto(REJECT_CHAIN));
 
@@ -342,7 +343,8 @@ export const buildService = (p: ServicePlan, settings: FamilySettings, slotOf: S
       }
     }
   }
-  return { chains, sets, elements };
+  // Exact-size copies: arrays grown by push keep up to twice their length in capacity, 10k groups long.
+  return { chains: chains.slice(), sets: sets.length === 0 ? NO_SETS : sets, elements: elements.slice() };
 };
 
 /** A plan's id (`<family>/<service port key>`, see ServicePlan.id) for a service port key. */
