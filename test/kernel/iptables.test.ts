@@ -10,7 +10,7 @@ import { ProcessRunner } from '../../lib/exec/command.ts';
 import { ExecIptables, detectBackend, toolPath, type IptablesBackend } from '../../lib/dataplane/iptables/exec.ts';
 import { IptablesDataplane } from '../../lib/dataplane/iptables/dataplane.ts';
 import { parseSavedTable } from '../../lib/dataplane/iptables/restore.ts';
-import { traceIptables } from '../../lib/dataplane/iptables/trace.ts';
+import { ipPortIpLookup, traceIptables } from '../../lib/dataplane/iptables/trace.ts';
 import type { IPFamily } from '../../lib/model/types.ts';
 import type { ServicePlan } from '../../lib/plan/types.ts';
 import { desired, ep, LOCAL_ADDRESSES, plan, richServices } from '../unit/dataplane/fixtures.ts';
@@ -38,7 +38,15 @@ const traceKernel = async (exec: ExecIptables) => {
     nat: parseSavedTable(await exec.save(f, 'nat')),
     mangle: parseSavedTable(await exec.save(f, 'mangle')),
   });
-  return traceIptables({ 4: await tables(4), 6: await tables(6) }, { localAddresses: LOCAL_ADDRESSES });
+  // The hairpin sets as the kernel holds them (`ipset save` lines `add NAME MEMBER`).
+  const saved = await exec.ipset(['save']);
+  const sets = new Map<string, Set<string>>();
+  for (const m of saved.stdout.matchAll(/^add (\S+) (\S+)$/gm)) {
+    if (!sets.has(m[1]!)) sets.set(m[1]!, new Set());
+    sets.get(m[1]!)!.add(m[2]!);
+  }
+  const lookup = ipPortIpLookup((name) => sets.get(name));
+  return traceIptables({ 4: await tables(4), 6: await tables(6) }, { localAddresses: LOCAL_ADDRESSES }, { 4: lookup, 6: lookup });
 };
 
 for (const backend of BACKENDS) {
@@ -67,6 +75,10 @@ for (const backend of BACKENDS) {
     });
     t.deepEqual(trace({ from: 'pod', src: '10.244.1.20', dst: '10.96.0.43', proto: 'TCP', dport: 80 }), { verdict: 'drop' });
     t.deepEqual(trace({ from: 'external', src: '192.0.2.99', dst: '198.51.100.1', proto: 'TCP', dport: 443 }), { verdict: 'drop' });
+    // Hairpin through the kernel's set: the pod that is the only endpoint reaches itself, masqueraded.
+    t.deepEqual(trace({ from: 'pod', src: '10.244.1.5', dst: '10.96.0.60', proto: 'TCP', dport: 80 }), {
+      verdict: 'dnat', endpoints: ['10.244.1.5:9090'], masquerade: true,
+    });
 
     // Partial: web gains an endpoint, sticky goes, a service appears.
     const next = richServices()
@@ -107,9 +119,27 @@ for (const backend of BACKENDS) {
         for (const table of ['filter', 'nat', 'mangle'] as const) t.notRegex(await e.save(f, table), /SWITCHYARD/, `${e.backend} ${f} ${table}`);
       }
     }
+    t.notRegex((await exec.ipset(['list', '-n'])).stdout, /SWITCHYARD/);
     await t.notThrowsAsync(dp.cleanup());
   });
 }
+
+kernelTest('nft: a sync split into many restores ends where one restore does', async (t) => {
+  const prefix = await withNetns(t);
+  const exec = new ExecIptables({ commands, backend: 'nft', prefix });
+  const dp = new IptablesDataplane({ executor: exec, families: [4], restoreChunkChains: 3 });
+  const many = (n: number, base: number): ServicePlan[] =>
+    Array.from({ length: n }, (_, i) => plan({ name: `s${base + i}`, clusterIP: `10.96.8.${base + i + 1}`, port: 80, endpoints: [ep(`10.244.8.${base + i + 1}`, 80)], extra: { nodePort: 31000 + base + i } }));
+  await dp.sync(desired([...richServices(), ...many(10, 0)]), noHint);
+  await dp.sync(desired([...richServices(), ...many(10, 20)]), { changed: undefined, forceFull: true });
+  const split = await exec.save(4, 'nat');
+  const ns2 = await withNetns(t);
+  const exec2 = new ExecIptables({ commands, backend: 'nft', prefix: ns2 });
+  await new IptablesDataplane({ executor: exec2, families: [4] }).sync(desired([...richServices(), ...many(10, 20)]), noHint);
+  const lines = (x: string): string[] => x.split('\n').filter((l) => l.startsWith('-A ') || l.startsWith(':')).sort();
+  t.deepEqual(lines(split), lines(await exec2.save(4, 'nat')));
+  t.notRegex(split, /default\/s0:/);
+});
 
 kernelTest('a restore the kernel refuses changes nothing and the next sync is full', async (t) => {
   const prefix = await withNetns(t);

@@ -1,6 +1,7 @@
 /**
- * Running iptables: the IptablesExecutor interface (restore, save, single commands) for one backend, the real one
- * over `/usr/sbin/{ip,ip6}tables-{nft,legacy}[-restore|-save]`, and backend detection like kube-proxy's
+ * Running iptables: the IptablesExecutor interface (restore, save, single commands, and `ipset` for the hairpin set)
+ * for one backend, the real one over `/usr/sbin/{ip,ip6}tables-{nft,legacy}[-restore|-save]` and `/usr/sbin/ipset`,
+ * and backend detection like kube-proxy's
  * iptables-wrapper: the backend the system already uses wins.
  */
 import { SwitchyardError } from '../../errors.ts';
@@ -18,7 +19,11 @@ export interface IptablesExecutor {
   save(family: IPFamily, table: TableName): Promise<string>;
   /** `iptables -w -t table …args`: resolves with any exit code (e.g. `-C` answers 1 for "no such rule"). */
   command(family: IPFamily, table: TableName, args: readonly string[]): Promise<CommandResult>;
+  /** `ipset …args` (e.g. `['restore']` with `input`, `['list', '-n']`, `['destroy', name]`): resolves with any exit code. */
+  ipset(args: readonly string[], input?: string): Promise<CommandResult>;
 }
+
+export const IPSET = '/usr/sbin/ipset';
 
 const SBIN = '/usr/sbin';
 
@@ -70,6 +75,10 @@ export class ExecIptables implements IptablesExecutor {
 
   command(family: IPFamily, table: TableName, args: readonly string[]): Promise<CommandResult> {
     return this.commands.run([...this.prefix, toolPath(family, this.backend, ''), '-w', '5', '-t', table, ...args], { timeoutMs: this.timeoutMs });
+  }
+
+  ipset(args: readonly string[], input?: string): Promise<CommandResult> {
+    return this.commands.run([...this.prefix, IPSET, ...args], { input, timeoutMs: this.timeoutMs });
   }
 }
 
@@ -131,6 +140,10 @@ export class DetectingIptables implements IptablesExecutor {
 
   command(family: IPFamily, table: TableName, args: readonly string[]): Promise<CommandResult> {
     return this.executor().then((e) => e.command(family, table, args));
+  }
+
+  ipset(args: readonly string[], input?: string): Promise<CommandResult> {
+    return this.executor().then((e) => e.ipset(args, input));
   }
 
   private executor(): Promise<ExecIptables> {

@@ -2,8 +2,10 @@
  * A fake iptables kernel for one backend: parses `iptables-restore --noflush` input and applies it all-or-nothing
  * per table (each COMMIT swaps that table in; an error discards it and stops, as the real tool does), checking
  * that chains exist, that `-X` deletes empty chains, that every jump names an existing chain after the commit,
- * that every rule parses into the typed form and uses targets valid in its table. Also answers `-C/-I/-D/-S` and
- * `iptables-save` for the jump rules and cleanup.
+ * that every rule parses into the typed form and uses targets valid in its table, and that every `-m set` names an
+ * existing set of the rule's family (iptables mode's hairpin sets; IPVS mode's sets live in its own fake). Also answers `-C/-I/-D/-S` and `iptables-save` for the jump rules and cleanup,
+ * and models ipsets (`ipset restore` applied line by line until an error, as the real tool does; a set a rule uses
+ * cannot be destroyed; `hash:*` sets refuse members beyond maxelem).
  */
 import { SwitchyardError } from '../../errors.ts';
 import type { CommandResult } from '../../exec/command.ts';
@@ -12,6 +14,16 @@ import type { IptablesBackend, IptablesExecutor } from './exec.ts';
 import { BUILTIN_CHAINS, jumpTarget, parseRule, type Rule, type TableName } from './model.ts';
 import { TABLE_ORDER } from './restore.ts';
 import type { Tables } from './rules.ts';
+import { ipPortIpLookup, type SetLookup } from './trace.ts';
+
+interface FakeSet {
+  readonly type: string;
+  readonly family: 'inet' | 'inet6';
+  readonly maxelem: number;
+  readonly members: Set<string>;
+}
+
+const MEMBER = /^([0-9a-fA-F.:]+),(tcp|udp|sctp):(\d+),([0-9a-fA-F.:]+)$/;
 
 type TableState = Map<string, string[]>;
 
@@ -23,7 +35,7 @@ const fail = (msg: string): never => {
   throw new SwitchyardError('ERR_DATAPLANE_APPLY', msg);
 };
 
-const checkRule = (table: TableName, text: string, where: string): void => {
+const checkRule = (table: TableName, text: string, where: string, setFamily: (name: string) => string | undefined, family: IPFamily): void => {
   let rule: Rule;
   try {
     rule = parseRule(text);
@@ -33,6 +45,13 @@ const checkRule = (table: TableName, text: string, where: string): void => {
   const t = rule.target.t;
   if (table !== 'nat' && NAT_ONLY.has(t)) fail(`${where}: target ${t} is only valid in the nat table`);
   if (table === 'nat' && NOT_IN_NAT.has(t)) fail(`${where}: target ${t} is not valid in the nat table`);
+  for (const m of rule.matches) {
+    // Only iptables mode's own sets are modelled here (IPVS mode's live in its kernel fake).
+    if (m.m !== 'set' || !m.name.startsWith('SWITCHYARD-HAIRPIN')) continue;
+    const f = setFamily(m.name);
+    if (f === undefined) fail(`${where}: Set ${m.name} doesn't exist.`);
+    if (f !== (family === 4 ? 'inet' : 'inet6')) fail(`${where}: set ${m.name} is of family ${f}, the rule of IPv${family}`);
+  }
 };
 
 export class FakeIptables implements IptablesExecutor {
@@ -43,6 +62,11 @@ export class FakeIptables implements IptablesExecutor {
   readonly commands: { family: IPFamily; table: TableName; args: readonly string[] }[] = [];
   /** When set, the next restore fails with this message (after nothing is applied). */
   failNextRestore: string | undefined;
+  /** ipsets by name (shared by both families, as in the kernel). */
+  private readonly sets = new Map<string, FakeSet>();
+  readonly ipsetCalls: { args: readonly string[]; input: string | undefined }[] = [];
+  /** When set, the next `ipset` call fails with this message. */
+  failNextIpset: string | undefined;
 
   constructor(backend: IptablesBackend = 'nft') {
     this.backend = backend;
@@ -116,7 +140,7 @@ export class FakeIptables implements IptablesExecutor {
       switch (op) {
         case '-A':
         case '-I':
-          checkRule(table, rest ?? '', where);
+          checkRule(table, rest ?? '', where, (name) => this.sets.get(name)?.family, family);
           work.set(chain, op === '-A' ? [...rules, rest ?? ''] : [rest ?? '', ...rules]);
           break;
         case '-D': {
@@ -177,6 +201,115 @@ export class FakeIptables implements IptablesExecutor {
       default:
         return no(`fake iptables: unsupported command ${op}`);
     }
+  }
+
+  ipset(args: readonly string[], input?: string): Promise<CommandResult> {
+    this.ipsetCalls.push({ args, input });
+    const ok = (stdout = ''): Promise<CommandResult> => Promise.resolve({ code: 0, stdout, stderr: '' });
+    const no = (stderr: string): Promise<CommandResult> => Promise.resolve({ code: 1, stdout: '', stderr: `ipset v7.17: ${stderr}\n` });
+    if (this.failNextIpset !== undefined) {
+      const m = this.failNextIpset;
+      this.failNextIpset = undefined;
+      return no(m);
+    }
+    try {
+      const [op, ...rest] = args;
+      if (op === 'restore') {
+        const lines = (input ?? '').split('\n');
+        for (let n = 0; n < lines.length; n++) {
+          const line = lines[n]!.trim();
+          if (line === '' || line.startsWith('#')) continue;
+          try {
+            this.ipsetLine(line.split(/\s+/));
+          } catch (e) {
+            return no(`Error in line ${n + 1}: ${e instanceof Error ? e.message : String(e)}`);
+          }
+        }
+        return ok();
+      }
+      if (op === 'list' && rest[0] === '-n') return ok([...this.sets.keys()].map((k) => `${k}\n`).join(''));
+      if (op === 'save' && rest[0] !== undefined) {
+        const s = this.getSet(rest[0]);
+        return ok([`create ${rest[0]} ${s.type} family ${s.family} maxelem ${s.maxelem}`, ...[...s.members].map((m) => `add ${rest[0]} ${m}`), ''].join('\n'));
+      }
+      this.ipsetLine([op ?? '', ...rest]);
+      return ok();
+    } catch (e) {
+      return no(e instanceof Error ? e.message : String(e));
+    }
+  }
+
+  private getSet(name: string | undefined): FakeSet {
+    const s = name === undefined ? undefined : this.sets.get(name);
+    if (s === undefined) throw new Error(`The set with the given name does not exist`);
+    return s;
+  }
+
+  private setInUse(name: string): boolean {
+    const needle = `--match-set ${name} `;
+    return ([4, 6] as const).some((f) => TABLE_ORDER.some((t) => [...this.state[f][t].values()].some((rules) => rules.some((r) => r.includes(needle)))));
+  }
+
+  private ipsetLine(tok: readonly string[]): void {
+    const [op, name, ...rest] = tok;
+    const exist = rest.includes('-exist');
+    switch (op) {
+      case 'create': {
+        const [type, , family] = rest;
+        const maxIdx = rest.indexOf('maxelem');
+        const maxelem = maxIdx < 0 ? 65536 : Number(rest[maxIdx + 1]);
+        if (type !== 'hash:ip,port,ip' || rest[1] !== 'family' || (family !== 'inet' && family !== 'inet6')) throw new Error(`fake ipset: unsupported create ${tok.join(' ')}`);
+        const old = this.sets.get(name!);
+        if (old !== undefined) {
+          if (!exist || old.family !== family || old.maxelem !== maxelem) throw new Error('Set cannot be created: set with the same name already exists');
+          return;
+        }
+        this.sets.set(name!, { type, family, maxelem, members: new Set() });
+        return;
+      }
+      case 'add':
+      case 'del': {
+        const s = this.getSet(name);
+        const member = rest[0] ?? '';
+        const m = MEMBER.exec(member);
+        if (m === null || m[1] !== m[4] || m[1]!.includes(':') !== (s.family === 'inet6')) throw new Error(`Syntax error: cannot parse ${member}`);
+        if (op === 'add') {
+          if (s.members.has(member)) {
+            if (!exist) throw new Error("Element cannot be added to the set: it's already added");
+          } else if (s.members.size >= s.maxelem) throw new Error('Hash is full, cannot add more elements');
+          else s.members.add(member);
+        } else if (!s.members.delete(member) && !exist) throw new Error("Element cannot be deleted from the set: it's not added");
+        return;
+      }
+      case 'flush':
+        this.getSet(name).members.clear();
+        return;
+      case 'swap': {
+        const a = this.getSet(name);
+        const b = this.getSet(rest[0]);
+        if (a.type !== b.type || a.family !== b.family) throw new Error('The sets cannot be swapped: their type does not match');
+        this.sets.set(name!, b);
+        this.sets.set(rest[0]!, a);
+        return;
+      }
+      case 'destroy':
+        this.getSet(name);
+        if (this.setInUse(name!)) throw new Error('Set cannot be destroyed: it is in use by a kernel component');
+        this.sets.delete(name!);
+        return;
+      default:
+        throw new Error(`fake ipset: unsupported command ${op}`);
+    }
+  }
+
+  /** A set's members (undefined = no such set). */
+  setMembers(name: string): ReadonlySet<string> | undefined {
+    return this.sets.get(name)?.members;
+  }
+
+  /** The sets as the packet tracer looks them up. */
+  setLookup(): SetLookup {
+    return ipPortIpLookup((name) => this.sets.get(name)?.members);
   }
 
   /** What someone running `iptables -t <table> -F; -X` would do: flush every chain and delete user chains. */

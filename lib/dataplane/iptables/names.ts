@@ -2,6 +2,7 @@
  * Chain names: fixed `SWITCHYARD-…` chains and per-service / per-endpoint chains named by a hash, short enough for
  * iptables' 28-character limit (`SWITCHYARD-SVC-` + 13). Pure (FNV-1a, no node:crypto).
  */
+import type { IPFamily } from '../../model/types.ts';
 import type { PlannedEndpoint, ServicePlan } from '../../plan/types.ts';
 
 export const SERVICES = 'SWITCHYARD-SERVICES';
@@ -16,6 +17,14 @@ export const FORWARD = 'SWITCHYARD-FORWARD';
 /** Rejects ClusterIP traffic that no service rule DNATed (a port the service does not have). */
 export const CLUSTER_IPS = 'SWITCHYARD-CLUSTER-IPS';
 export const CANARY = 'SWITCHYARD-CANARY';
+
+/**
+ * ipset (`hash:ip,port,ip`) of (endpoint IP, protocol:port, endpoint IP) for every endpoint DNATed inline (services
+ * without session affinity): `-m set --match-set … dst,dst,src` finds a pod that reached itself through its service.
+ */
+export const hairpinSet = (family: IPFamily): string => (family === 4 ? 'SWITCHYARD-HAIRPIN' : 'SWITCHYARD-HAIRPIN6');
+/** Built by a full sync and swapped in, so the live set is never empty half-way. */
+export const hairpinSetScratch = (family: IPFamily): string => `${hairpinSet(family)}-NEXT`;
 
 const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
 

@@ -1,9 +1,10 @@
 /**
  * DesiredState → typed iptables rules, kube-proxy's iptables-mode layout under our own `SWITCHYARD-` chains. Pure.
  *
- * Every service port yields a RuleGroup: its own chains (SVC/SVL/EXT/FW/SEP) and its rules in the fixed chains
- * (SERVICES, NODEPORTS, …). `assemble` joins the base group and the service groups into whole tables, so a caller
- * can keep the groups of services that did not change and rebuild only the others. See README.md.
+ * Every service port yields a RuleGroup: its own chains (SVC/SVL/EXT/FW, SEP only with session affinity), its rules
+ * in the fixed chains (SERVICES, NODEPORTS, …) and its hairpin set members. `assemble` joins the base group and the
+ * service groups into whole tables, so a caller can keep the groups of services that did not change and rebuild only
+ * the others. See README.md.
  */
 import type { IPFamily } from '../../model/types.ts';
 import type { DesiredState, FamilySettings, PlannedEndpoint, ServicePlan, TrafficVerdict } from '../../plan/types.ts';
@@ -18,6 +19,7 @@ import {
   FIREWALL,
   firewallChain,
   FORWARD,
+  hairpinSet,
   localChain,
   MARK_MASQ,
   MASQ_NONCLUSTER,
@@ -43,6 +45,8 @@ export interface Contribution<R> {
 export interface RuleGroup<R> {
   readonly chains: readonly OwnChain<R>[];
   readonly contributions: readonly Contribution<R>[];
+  /** Members of the family's hairpin set (`ip,proto:port,ip`) for the endpoints this group DNATs inline. */
+  readonly hairpin?: readonly string[];
 }
 
 /** The fixed chains: their own rules come first, services' contributions next, then `tail`. */
@@ -62,6 +66,8 @@ const portMatch = (proto: L4, port: number): Match[] => [{ m: 'proto', proto }, 
 const comment = (text: string): Match => ({ m: 'comment', text: commentText(text) });
 const localType = (field: 'src' | 'dst'): Match => ({ m: 'addrtype', field, neg: false });
 const loopback = (family: IPFamily): string => (family === 4 ? '127.0.0.0/8' : '::1/128');
+/** After DNAT: destination (ip, port) equals the source ip — a pod that reached itself through a service. */
+const hairpin = (family: IPFamily): Match => ({ m: 'set', neg: false, name: hairpinSet(family), dirs: ['dst', 'dst', 'src'] });
 
 /**
  * Jumps from the built-in chains into ours, in the order they should sit at the top of each built-in chain.
@@ -100,6 +106,8 @@ export const buildBase = (family: IPFamily, settings: FamilySettings): BaseGroup
     own('nat', SERVICES),
     own('nat', NODEPORTS),
     own('nat', POSTROUTING, [
+      // Hairpin of inline-DNAT services: marked here, masqueraded below like every marked connection.
+      r([hairpin(family)], jump(MARK_MASQ)),
       r([{ m: 'mark', neg: true, mark: MASQ_MARK }], { t: 'RETURN' }),
       r([], { t: 'MARK', op: 'xor', mark: MASQ_MARK }),
       r([], { t: 'MASQUERADE' }),
@@ -114,6 +122,8 @@ export const buildBase = (family: IPFamily, settings: FamilySettings): BaseGroup
     own('filter', FORWARD, [
       r([{ m: 'ctstate', states: ['INVALID'] }], { t: 'DROP' }),
       r([{ m: 'mark', neg: false, mark: MASQ_MARK }], { t: 'ACCEPT' }),
+      // Hairpin traffic of inline-DNAT services is accepted as the masquerade mark would have it accepted.
+      r([hairpin(family)], { t: 'ACCEPT' }),
       r([{ m: 'ctstate', states: ['RELATED', 'ESTABLISHED'] }], { t: 'ACCEPT' }),
     ]),
     own('filter', CLUSTER_IPS),
@@ -156,6 +166,9 @@ const probability = (remaining: number): string => (1 / remaining).toFixed(10);
 
 const verdictTarget = (v: TrafficVerdict): Target => (v === 'drop' ? { t: 'DROP' } : { t: 'REJECT' });
 
+/** A hairpin set member: the endpoint as destination (ip, proto:port) and as source. */
+export const hairpinMember = (e: PlannedEndpoint, proto: L4): string => `${e.ip},${proto}:${e.port},${e.ip}`;
+
 export const buildService = (p: ServicePlan, settings: FamilySettings, masqueradeAll: boolean): RuleGroup<Rule> => {
   const proto = l4(p);
   const use = selectionUse(p);
@@ -172,8 +185,12 @@ export const buildService = (p: ServicePlan, settings: FamilySettings, masquerad
   const svl = use.local ? localChain(p) : undefined;
   const sepOf = (e: PlannedEndpoint): string => endpointChain(p, e);
 
-  // One SEP chain per endpoint used: hairpin mark, then DNAT (recording the client for affinity).
-  for (const e of uniqueEndpoints([svc !== undefined ? p.clusterEndpoints : [], svl !== undefined ? p.localEndpoints : []])) {
+  // Without affinity, endpoints are DNATed inline in SVC/SVL and hairpin goes through the set: no chain per
+  // endpoint (iptables-nft-restore's cost grows faster than linearly with the chains one input declares).
+  const inline = affinity === undefined;
+  const used = uniqueEndpoints([svc !== undefined ? p.clusterEndpoints : [], svl !== undefined ? p.localEndpoints : []]);
+  // With affinity, one SEP chain per endpoint used: hairpin mark, then DNAT recording the client.
+  for (const e of inline ? [] : used) {
     const name = sepOf(e);
     const set: Match[] = affinity !== undefined ? [{ m: 'recent', mode: 'set', name, mask }] : [];
     chains.push({
@@ -185,6 +202,11 @@ export const buildService = (p: ServicePlan, settings: FamilySettings, masquerad
 
   const selection = (endpoints: readonly PlannedEndpoint[]): Rule[] => {
     const eps = uniqueEndpoints([endpoints]);
+    if (inline) {
+      return eps.map((e, i) =>
+        r([{ m: 'proto', proto }, cmt, ...(i < eps.length - 1 ? [{ m: 'statistic', probability: probability(eps.length - i) } as const] : [])], { t: 'DNAT', to: formatDnat(e) }),
+      );
+    }
     const sticky = affinity === undefined ? [] : eps.map((e) => r([cmt, { m: 'recent', mode: 'rcheck', name: sepOf(e), mask, seconds: affinity }], jump(sepOf(e))));
     const spread = eps.map((e, i) =>
       r(i < eps.length - 1 ? [cmt, { m: 'statistic', probability: probability(eps.length - i) }] : [cmt], jump(sepOf(e))),
@@ -261,7 +283,7 @@ export const buildService = (p: ServicePlan, settings: FamilySettings, masquerad
   if (p.healthCheckNodePort !== 0) {
     contribute('filter', NODEPORTS, r([...portMatch('tcp', p.healthCheckNodePort), comment(`${p.namespace}/${p.name}:health-check`)], { t: 'ACCEPT' }));
   }
-  return { chains, contributions };
+  return inline ? { chains, contributions, hairpin: [...new Set(used.map((e) => hairpinMember(e, proto)))] } : { chains, contributions };
 };
 
 /**
@@ -296,12 +318,20 @@ export const assemble = <R>(base: BaseGroup<R>, services: Iterable<RuleGroup<R>>
 export const mapGroup = <A, B>(g: RuleGroup<A>, f: (a: A) => B): RuleGroup<B> => ({
   chains: g.chains.map((c) => ({ table: c.table, name: c.name, rules: c.rules.map(f) })),
   contributions: g.contributions.map((c) => ({ table: c.table, chain: c.chain, rules: c.rules.map(f) })),
+  ...(g.hairpin !== undefined ? { hairpin: g.hairpin } : {}),
 });
 
 export const mapBase = <A, B>(g: BaseGroup<A>, f: (a: A) => B): BaseGroup<B> => ({
   ...mapGroup(g, f),
   tail: g.tail.map((c) => ({ table: c.table, chain: c.chain, rules: c.rules.map(f) })),
 });
+
+/** The family's hairpin set members (sorted, unique), for tracing and tests. */
+export const buildHairpin = (state: DesiredState, family: IPFamily): string[] => {
+  const settings = state.families[family];
+  const members = state.services.filter((p) => p.family === family).flatMap((p) => buildService(p, settings, state.masqueradeAll).hairpin ?? []);
+  return [...new Set(members)].sort();
+};
 
 /** Typed tables for one family (for tracing and tests). */
 export const buildTables = (state: DesiredState, family: IPFamily): Tables<Rule> => {

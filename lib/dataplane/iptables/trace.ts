@@ -30,6 +30,19 @@ const builtinRules = (table: TableName, chain: string): Rule[] => JUMP_RULES.fil
 /** Answers `-m set --match-set name dirs` for a packet (IPVS mode's ipsets); absent = no set matches. */
 export type SetLookup = (name: string, dirs: readonly ('src' | 'dst')[], p: Pkt) => boolean;
 
+/**
+ * A SetLookup over `hash:ip,port,ip` members in ipset's syntax (`10.0.0.1,tcp:80,10.0.0.1`): `members(name)` gives a
+ * set's members (undefined = no such set). Only destination ports are known to the tracer.
+ */
+export const ipPortIpLookup =
+  (members: (name: string) => ReadonlySet<string> | undefined): SetLookup =>
+  (name, dirs, p) => {
+    const set = members(name);
+    if (set === undefined || dirs.length !== 3 || dirs[1] !== 'dst') return false;
+    const ip = (d: 'src' | 'dst'): string => (d === 'src' ? p.src : p.dst);
+    return set.has(`${ip(dirs[0]!)},${p.proto}:${p.dport},${ip(dirs[2]!)}`);
+  };
+
 export class IptablesEvaluator {
   private readonly tables: Tables<Rule>;
   private readonly ctx: TraceContext;
@@ -144,11 +157,15 @@ export class IptablesEvaluator {
 
 export const formatEndpoint = (ip: string, port: number): string => (ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`);
 
-export const traceIptables = (tables: Readonly<Partial<Record<IPFamily, Tables<Rule>>>>, ctx: TraceContext): Tracer => {
+export const traceIptables = (
+  tables: Readonly<Partial<Record<IPFamily, Tables<Rule>>>>,
+  ctx: TraceContext,
+  sets: Readonly<Partial<Record<IPFamily, SetLookup>>> = {},
+): Tracer => {
   const evaluators = new Map<IPFamily, IptablesEvaluator>();
   for (const f of [4, 6] as const) {
     const t = tables[f];
-    if (t !== undefined) evaluators.set(f, new IptablesEvaluator(t, ctx));
+    if (t !== undefined) evaluators.set(f, new IptablesEvaluator(t, ctx, sets[f]));
   }
   return (packet: TracePacket): TraceResult => {
     const ev = evaluators.get(packet.dst.includes(':') ? 6 : 4);
