@@ -2,12 +2,16 @@
  * nftables dataplane at scale, on the real kernel, in throwaway network namespaces (root only):
  *
  *   node perf/nftables-scale.ts [--sizes 1000,10000,30000] [--endpoints 10] [--changes 50] [--connects 200]
+ *                               [--runs 1] [--semi-space MB]
  *
  * For each size N (services × endpoints), a fresh child process (so RSS is per size) creates a node netns and an
  * endpoint netns joined by a veth pair, runs the real NftablesDataplane with the real ExecNftRunner inside the node
  * netns, and measures: the cold full sync (compute / nft), single-endpoint changes event→kernel (p50/p99), RSS and
- * heap after the cold sync, and first-packet connect latency to a ClusterIP whose endpoints listen in the endpoint
- * netns. Prints a table; every namespace is deleted before the child exits. Not a test.
+ * heap right after the cold sync and again after a forced GC, and first-packet connect latency to a ClusterIP whose
+ * endpoints listen in the endpoint netns. With --runs N each size is measured N times (fresh child each time) and
+ * the median of every column is printed. --semi-space MB runs the children with V8's --max-semi-space-size (see
+ * perf/README.md: the young generation is most of the RSS). Prints a table; every namespace is deleted before the
+ * child exits. Not a test.
  */
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
@@ -26,6 +30,9 @@ interface Options {
   endpoints: number;
   changes: number;
   connects: number;
+  runs: number;
+  /** V8 --max-semi-space-size for the children (MiB); undefined = Node's default. */
+  semiSpace: number | undefined;
 }
 
 interface SizeResult {
@@ -39,12 +46,14 @@ interface SizeResult {
   readonly changeComputeP50: number;
   readonly rssMiB: number;
   readonly heapMiB: number;
+  readonly rssAfterGcMiB: number;
+  readonly heapAfterGcMiB: number;
   readonly connectP50: number;
   readonly connectP99: number;
 }
 
 const parseArgs = (argv: readonly string[]): Options & { child: boolean } => {
-  const o = { sizes: [1000, 10_000, 30_000], endpoints: 10, changes: 50, connects: 200, child: false };
+  const o: Options & { child: boolean } = { sizes: [1000, 10_000, 30_000], endpoints: 10, changes: 50, connects: 200, runs: 1, semiSpace: undefined, child: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const v = argv[i + 1];
@@ -53,6 +62,8 @@ const parseArgs = (argv: readonly string[]): Options & { child: boolean } => {
     else if (a === '--endpoints' && v !== undefined) (o.endpoints = Number(v)), i++;
     else if (a === '--changes' && v !== undefined) (o.changes = Number(v)), i++;
     else if (a === '--connects' && v !== undefined) (o.connects = Number(v)), i++;
+    else if (a === '--runs' && v !== undefined) (o.runs = Number(v)), i++;
+    else if (a === '--semi-space' && v !== undefined) (o.semiSpace = Number(v)), i++;
     else throw new Error(`unknown argument ${a}`);
   }
   if (o.sizes.some((n) => !Number.isInteger(n) || n < 1 || n > 60_000)) throw new Error('--sizes: integers 1…60000');
@@ -164,6 +175,9 @@ const measureSize = async (n: number, o: Options): Promise<SizeResult> => {
     const cold = await dp.sync(stateOf(services), { changed: undefined, forceFull: false });
     if (!cold.full) throw new Error('first sync was not full');
     const mem = process.memoryUsage();
+    // Started with --expose-gc: what stays once the garbage of the cold sync is collected.
+    (globalThis as { gc?: () => void }).gc?.();
+    const afterGc = process.memoryUsage();
 
     // Single-endpoint changes: replace one endpoint, remove one, add it back (count and rule change too).
     const changeMs: number[] = [];
@@ -206,6 +220,8 @@ const measureSize = async (n: number, o: Options): Promise<SizeResult> => {
       changeComputeP50: percentile(computeMs, 50),
       rssMiB: mem.rss / 2 ** 20,
       heapMiB: mem.heapUsed / 2 ** 20,
+      rssAfterGcMiB: afterGc.rss / 2 ** 20,
+      heapAfterGcMiB: afterGc.heapUsed / 2 ** 20,
       connectP50: percentile(connects, 50),
       connectP99: percentile(connects, 99),
     };
@@ -214,8 +230,16 @@ const measureSize = async (n: number, o: Options): Promise<SizeResult> => {
   }
 };
 
+/** Column-wise median of several runs of one size. */
+const medianRow = (runs: readonly SizeResult[]): SizeResult => {
+  const first = runs[0]!;
+  const out: Record<string, number> = {};
+  for (const k of Object.keys(first) as (keyof SizeResult)[]) out[k] = percentile(runs.map((r) => r[k]), 50);
+  return out as unknown as SizeResult;
+};
+
 const table = (rows: readonly SizeResult[]): string => {
-  const head = ['services', 'endpoints', 'cold compute ms', 'cold nft ms', 'cold total s', 'script MB', 'change p50 ms', 'change p99 ms', 'change compute p50 ms', 'RSS MiB', 'heap MiB', 'connect p50 ms', 'connect p99 ms'];
+  const head = ['services', 'endpoints', 'cold compute ms', 'cold nft ms', 'cold total s', 'script MB', 'change p50 ms', 'change p99 ms', 'change compute p50 ms', 'RSS MiB', 'heap MiB', 'RSS after GC MiB', 'heap after GC MiB', 'connect p50 ms', 'connect p99 ms'];
   const body = rows.map((r) => [
     String(r.services),
     String(r.endpoints),
@@ -228,6 +252,8 @@ const table = (rows: readonly SizeResult[]): string => {
     r.changeComputeP50.toFixed(1),
     r.rssMiB.toFixed(0),
     r.heapMiB.toFixed(0),
+    r.rssAfterGcMiB.toFixed(0),
+    r.heapAfterGcMiB.toFixed(0),
     r.connectP50.toFixed(3),
     r.connectP99.toFixed(3),
   ]);
@@ -244,11 +270,16 @@ const main = async (): Promise<void> => {
   }
   const rows: SizeResult[] = [];
   const t0 = performance.now();
+  const v8Flags = ['--expose-gc', ...(o.semiSpace === undefined ? [] : [`--max-semi-space-size=${o.semiSpace}`])];
   for (const n of o.sizes) {
     const args = ['--child', '--sizes', String(n), '--endpoints', String(o.endpoints), '--changes', String(o.changes), '--connects', String(o.connects)];
-    const out = await run([process.execPath, SELF, ...args]);
-    rows.push(JSON.parse(out) as SizeResult);
-    process.stderr.write(`${n} services done (${((performance.now() - t0) / 1000).toFixed(0)} s)\n`);
+    const runs: SizeResult[] = [];
+    for (let r = 0; r < o.runs; r++) {
+      const out = await run([process.execPath, ...v8Flags, SELF, ...args]);
+      runs.push(JSON.parse(out) as SizeResult);
+      process.stderr.write(`${n} services, run ${r + 1}/${o.runs} done (${((performance.now() - t0) / 1000).toFixed(0)} s)\n`);
+    }
+    rows.push(medianRow(runs));
   }
   process.stdout.write(`${table(rows)}\n`);
 };
