@@ -4,7 +4,8 @@
  * TableIndex of the previous table, so its cost follows the change, not the table.
  */
 import type { IPFamily } from '../../model/types.ts';
-import type { Chain, Element, FamilyRuleset, ObjectGroup, Ruleset, SetDef } from './model.ts';
+import type { Chain, Element, ElementRef, FamilyRuleset, ObjectGroup, Ruleset, SetDef } from './model.ts';
+import { isEndpointMap } from './slots.ts';
 import { BASE_OWNER, TableIndex } from './index.ts';
 import { chainRuleTexts } from './render.ts';
 import { Transaction } from './transaction.ts';
@@ -22,13 +23,29 @@ export type TableIndexes = Map<IPFamily, TableIndex>;
 
 const ELEMENT_BATCH = 1000;
 
-const flatFromIndex = (ix: TableIndex): FlatTable => {
-  const elements = new Map<string, Map<string, Element>>();
-  for (const name of ix.sets.keys()) elements.set(name, new Map(ix.elements(name)));
-  return { family: ix.family, chains: ix.chains, sets: ix.sets, elements };
+/** Endpoint-map elements (not in the TableIndex) by map name, gathered from the groups. */
+const endpointMapElements = (fr: FamilyRuleset): Map<string, Element[]> => {
+  const out = new Map<string, Element[]>();
+  for (const g of fr.services.values()) {
+    for (const e of g.elements) {
+      if (!isEndpointMap(e.set)) continue;
+      const list = out.get(e.set);
+      if (list === undefined) out.set(e.set, [e]);
+      else list.push(e);
+    }
+  }
+  return out;
 };
 
-export const flatten = (fr: FamilyRuleset): FlatTable => flatFromIndex(TableIndex.of(fr));
+export const flatten = (fr: FamilyRuleset): FlatTable => {
+  const ix = TableIndex.of(fr);
+  const byMap = endpointMapElements(fr);
+  const elements = new Map<string, Map<string, Element>>();
+  for (const name of ix.sets.keys()) {
+    elements.set(name, isEndpointMap(name) ? new Map((byMap.get(name) ?? []).map((e) => [e.key, e])) : new Map(ix.elements(name)));
+  }
+  return { family: ix.family, chains: ix.chains, sets: ix.sets, elements };
+};
 
 const sameValue = (a: Element, b: Element): boolean => a.value === b.value;
 
@@ -81,8 +98,9 @@ export const fullTransaction = (ruleset: Ruleset, stale: Stale = new Map(), tx: 
     // would fail ("File exists"). Each set is flushed right after it is declared (so it surely exists).
     for (const s of ix.sets.values()) tx.flush(f, { kind: 'set', set: s });
     for (const c of ix.chains.values()) tx.add(f, { kind: 'chain', chain: c });
-    for (const c of ix.chains.values()) for (const r of c.rules) tx.add(f, { kind: 'rule', chain: c.name, rule: r });
-    for (const [name, s] of ix.sets) addElements(tx, f, s, valuesOf(ix.elements(name)), 'add');
+    for (const c of ix.chains.values()) tx.add(f, { kind: 'rules', chain: c });
+    const byMap = endpointMapElements(fr);
+    for (const [name, s] of ix.sets) addElements(tx, f, s, isEndpointMap(name) ? (byMap.get(name) ?? []) : valuesOf(ix.elements(name)), 'add');
     const gone = stale.get(f);
     if (gone !== undefined) {
       for (const c of gone.chains) if (!ix.chains.has(c)) tx.delete(f, { kind: 'chain', chain: { name: c } });
@@ -182,12 +200,13 @@ export const diffTransaction = (
     }
     const changes = ownerChanges(pfr, nfr, candidates);
     for (const c of changes) if (c.owner !== BASE_OWNER) changedIds.add(c.owner);
-    diffFamily(f, ix, changes, tx);
+    diffFamily(nfr, ix, changes, tx);
   }
   return { tx, changed: changedIds };
 };
 
-const diffFamily = (f: IPFamily, ix: TableIndex, changes: readonly OwnerChange[], tx: Transaction): void => {
+const diffFamily = (next: FamilyRuleset, ix: TableIndex, changes: readonly OwnerChange[], tx: Transaction): void => {
+  const f = next.family;
   const oldSets = new Map<string, SetDef>();
   const newSets = new Map<string, SetDef>();
   const oldChains = new Map<string, Chain>();
@@ -210,7 +229,7 @@ const diffFamily = (f: IPFamily, ix: TableIndex, changes: readonly OwnerChange[]
     const old = ix.chains.get(name);
     if (old !== undefined && sameChain(old, c, f)) continue;
     if (old !== undefined) tx.flush(f, { kind: 'chain', chain: c });
-    for (const r of c.rules) tx.add(f, { kind: 'rule', chain: name, rule: r });
+    tx.add(f, { kind: 'rules', chain: c });
   }
   const goneSets = [...oldSets.keys()].filter((n) => !newSets.has(n));
   const goneChains = [...oldChains.keys()].filter((n) => !newChains.has(n));
@@ -225,14 +244,34 @@ const diffFamily = (f: IPFamily, ix: TableIndex, changes: readonly OwnerChange[]
     }
     if (!m.has(key)) m.set(key, ix.effective(set, key));
   };
+  // Endpoint-map slots are exclusive: a slot changes hands only between changed owners, so what it holds before
+  // and after is in the changed groups themselves.
+  const slotsBefore = new Map<string, Map<string, Element>>();
+  const slotsAfter = new Map<string, Map<string, Element>>();
+  const record = (by: Map<string, Map<string, Element>>, e: ElementRef): void => {
+    let m = by.get(e.set);
+    if (m === undefined) {
+      m = new Map();
+      by.set(e.set, m);
+    }
+    m.set(e.key, e);
+  };
   for (const c of changes) {
     for (const e of c.before?.elements ?? []) {
+      if (isEndpointMap(e.set)) {
+        record(slotsBefore, e);
+        continue;
+      }
       touch(e.set, e.key);
       ix.release(e);
     }
   }
   for (const c of changes) {
     for (const e of c.after?.elements ?? []) {
+      if (isEndpointMap(e.set)) {
+        record(slotsAfter, e);
+        continue;
+      }
       touch(e.set, e.key);
       ix.claim(e);
     }
@@ -243,6 +282,16 @@ const diffFamily = (f: IPFamily, ix: TableIndex, changes: readonly OwnerChange[]
   for (const [n, c] of newChains) ix.chains.set(n, c);
 
   const adds: [SetDef, Element[]][] = [];
+  for (const set of new Set([...slotsBefore.keys(), ...slotsAfter.keys()])) {
+    const def = ix.sets.get(set);
+    if (def === undefined || recreated.has(set)) continue;
+    const before = slotsBefore.get(set) ?? new Map<string, Element>();
+    const after = slotsAfter.get(set) ?? new Map<string, Element>();
+    const differs = (e: Element, other: Element | undefined): boolean => other === undefined || !sameValue(e, other);
+    addElements(tx, f, def, [...before.values()].filter((e) => differs(e, after.get(e.key))), 'delete');
+    const added = [...after.values()].filter((e) => differs(e, before.get(e.key)));
+    if (added.length > 0) adds.push([def, added]);
+  }
   for (const [set, keys] of touched) {
     const def = ix.sets.get(set);
     if (def === undefined || recreated.has(set)) continue; // gone (deleted whole) or re-filled below
@@ -265,6 +314,6 @@ const diffFamily = (f: IPFamily, ix: TableIndex, changes: readonly OwnerChange[]
     const s = ix.sets.get(name)!;
     tx.delete(f, { kind: 'set', set: s });
     tx.add(f, { kind: 'set', set: s });
-    addElements(tx, f, s, valuesOf(ix.elements(name)), 'add');
+    addElements(tx, f, s, isEndpointMap(name) ? (endpointMapElements(next).get(name) ?? []) : valuesOf(ix.elements(name)), 'add');
   }
 };

@@ -3,9 +3,12 @@
  * can diff only the owners that changed. Several owners may claim the same set element (two ports of a service share
  * their ClusterIP and endpoint IPs; two services may claim one external IP:port): the set holds it once, with the
  * value of the first claimant by id ('' = the fixed part, first) — and keeps it until the last claimant lets go.
+ * Endpoint-map elements are not indexed: their slots are exclusive, and at 10k services they are 100k entries
+ * (see diff.ts for how they are diffed).
  */
 import type { IPFamily } from '../../model/types.ts';
 import type { Chain, Element, ElementRef, FamilyRuleset, ObjectGroup, SetDef } from './model.ts';
+import { isEndpointMap } from './slots.ts';
 
 export const BASE_OWNER = '';
 
@@ -44,7 +47,7 @@ export class TableIndex {
   addGroup(g: ObjectGroup): void {
     for (const c of g.chains) if (!this.chains.has(c.name)) this.chains.set(c.name, c);
     for (const s of g.sets) if (!this.sets.has(s.name)) this.sets.set(s.name, s);
-    for (const e of g.elements) this.claim(e);
+    for (const e of g.elements) if (!isEndpointMap(e.set)) this.claim(e);
   }
 
   claim(e: ElementRef): void {

@@ -21,6 +21,11 @@ export const MIN_CAPACITY = 2;
  * transactions.
  */
 export const endpointMapName = (pool: string, group: number): string => `endpoints-${pool}-${group}`;
+/**
+ * Whether `set` is an endpoint map. Its slots are exclusive (a range belongs to one selection), so its elements need
+ * no claims: the TableIndex leaves them out and the diff takes them from the changed groups (see diff.ts).
+ */
+export const isEndpointMap = (set: string): boolean => set.startsWith('endpoints-');
 const poolOf = (map: string): string => map.slice('endpoints-'.length, map.lastIndexOf('-'));
 
 export const capacityFor = (n: number): number => {

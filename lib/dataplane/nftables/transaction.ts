@@ -15,6 +15,8 @@ export type TxObject =
   | { readonly kind: 'chain'; readonly chain: Pick<Chain, 'name' | 'base'> }
   | { readonly kind: 'set'; readonly set: SetDef }
   | { readonly kind: 'rule'; readonly chain: string; readonly rule: Rule }
+  /** Every rule of a chain, appended in order: one `add rule` line each (one operation instead of one per rule). */
+  | { readonly kind: 'rules'; readonly chain: Pick<Chain, 'name' | 'rules'> }
   | { readonly kind: 'elements'; readonly set: SetDef | { readonly name: string; readonly kind: 'set' | 'map' }; readonly elements: readonly Element[] };
 
 export interface TxOp {
@@ -32,6 +34,7 @@ const allowedVerbs: Record<TxObject['kind'], readonly Verb[]> = {
   chain: ['add', 'create', 'flush', 'delete'],
   set: ['add', 'create', 'flush', 'delete'],
   rule: ['add', 'insert'],
+  rules: ['add'],
   elements: ['add', 'create', 'delete'],
 };
 
@@ -84,6 +87,7 @@ export class Transaction {
       if (!IDENTIFIER.test(name) || name.length > MAX_NAME) this.fail(`invalid object name ${JSON.stringify(name)}`);
     }
     if (object.kind === 'elements' && object.elements.length === 0) return this;
+    if (object.kind === 'rules' && object.chain.rules.length === 0) return this;
     this.ops.push({ verb, family, object });
     return this;
   }
@@ -126,6 +130,8 @@ const namesOf = (o: TxObject): string[] => {
       return [o.set.name];
     case 'rule':
       return [o.chain];
+    case 'rules':
+      return [o.chain.name];
     case 'elements':
       return [o.set.name];
   }
@@ -144,6 +150,8 @@ export const renderOp = (op: TxOp): string => {
       return `${op.verb} ${o.set.kind} ${where} ${o.set.name}${declares ? ` ${renderSetBody(o.set, op.family)}` : ''}`;
     case 'rule':
       return `${op.verb} rule ${where} ${o.chain} ${renderRule(o.rule, op.family)}`;
+    case 'rules':
+      return o.chain.rules.map((r) => `${op.verb} rule ${where} ${o.chain.name} ${renderRule(r, op.family)}`).join('\n');
     case 'elements': {
       const items = o.elements.map(op.verb === 'delete' ? (e: Element) => e.key : renderElement);
       return `${op.verb} element ${where} ${o.set.name} { ${items.join(', ')} }`;
