@@ -124,3 +124,18 @@ for (const seed of [1, 2, 3]) {
     }
   });
 }
+
+test('a slot range handed from a removed service to a new one in the same sync: old elements out, new ones in', async (t) => {
+  const nft = new FakeNft();
+  const dp = new NftablesDataplane({ runner: nft, families: [4] });
+  await dp.sync(desired([svc(1, 2), svc(2, 2)]), { changed: undefined, forceFull: false });
+  t.deepEqual([...nft.elements('ip', 'switchyard', 'endpoints-tcp-0')!.keys()].sort(), ['0', '1', '2', '3']);
+  const s3 = svc(3, 2);
+  const r = await dp.sync(desired([svc(2, 2), s3]), { changed: new Set([svc(1, 2).servicePort, s3.servicePort]), forceFull: false });
+  t.false(r.full);
+  const script = nft.applied.at(-1)!;
+  t.regex(script, /delete element ip switchyard endpoints-tcp-0 \{ 0, 1 \}/);
+  t.regex(script, /add element ip switchyard endpoints-tcp-0 \{ 0 : 10\.244\.3\.1 \. 8080, 1 : 10\.244\.3\.2 \. 8080 \}/);
+  t.true(script.indexOf('delete element ip switchyard endpoints-tcp-0') < script.indexOf('add element ip switchyard endpoints-tcp-0'));
+  t.is(nft.dump(), await freshDump(dp.lastApplied!));
+});
