@@ -1,16 +1,19 @@
 /**
  * Switchyard's ingress proxy against nginx as a reverse proxy, on 127.0.0.1 only. Prints a table; not a test.
  *
- *   node perf/ingress-vs-nginx.ts [--runs 3] [--duration 10s] [--connections 50] [--cpu-prof DIR]
+ *   node perf/ingress-vs-nginx.ts [--runs 5] [--duration 10s] [--connections 50] [--only http|https]
+ *                                 [--no-pin] [--syscalls] [--cpu-prof DIR]
  *
  * Upstream: a third nginx (worker_processes 1) answering `return 200` from memory, so neither proxy waits on a
  * slow backend. Both proxies: one worker (switchyard is one Node process), keep-alive to the upstream (nginx
  * `keepalive 64` + HTTP/1.1; switchyard's undici pool), the same forwarded headers. wrk: `-t1 -c50 --latency`,
  * keep-alive, plain HTTP and TLS (self-signed P-256 certificates on both). Runs alternate between the two proxies;
- * the figure per cell is the median of the runs. See perf/README-ingress.md.
+ * the figure per cell is the median of the runs. Pinning (default; `--no-pin` turns it off): the proxy under test
+ * (nginx's worker or the switchyard process) alone on CPU 1, wrk and the upstream nginx on CPU 0. `--syscalls`
+ * adds one `strace -c -f` run per proxy and prints syscalls per request. See perf/README-ingress.md.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,17 +21,31 @@ import { join } from 'node:path';
 const NGINX = '/usr/sbin/nginx';
 const WRK = '/usr/bin/wrk';
 const OPENSSL = '/usr/bin/openssl';
+const TASKSET = '/usr/bin/taskset';
+const STRACE = '/usr/bin/strace';
 
 const arg = (name: string, fallback: string): string => {
   const i = process.argv.indexOf(`--${name}`);
   return i !== -1 && process.argv[i + 1] ? process.argv[i + 1]! : fallback;
 };
-const RUNS = Number(arg('runs', '3'));
+const flag = (name: string): boolean => process.argv.includes(`--${name}`);
+const RUNS = Number(arg('runs', '5'));
 const DURATION = arg('duration', '10s');
 const CONNECTIONS = Number(arg('connections', '50'));
 const CPU_PROF = arg('cpu-prof', '');
+const ONLY = arg('only', '');
+const PIN = !flag('no-pin');
+const SYSCALLS = flag('syscalls');
+/** CPU 1: the proxy under test, alone. CPU 0: wrk and the upstream nginx (the load generator side). */
+const PROXY_CPU = '1';
+const LOAD_CPU = '0';
+const pinned = (cpu: string, cmd: string, args: string[]): [string, string[]] =>
+  PIN ? [TASKSET, ['-c', cpu, cmd, ...args]] : [cmd, args];
 
-for (const [tool, hint] of [[NGINX, 'apt-get install -y nginx-light'], [WRK, 'apt-get install -y wrk'], [OPENSSL, 'apt-get install -y openssl']]) {
+const tools = [[NGINX, 'apt-get install -y nginx-light'], [WRK, 'apt-get install -y wrk'], [OPENSSL, 'apt-get install -y openssl']];
+if (PIN) tools.push([TASKSET, 'apt-get install -y util-linux']);
+if (SYSCALLS) tools.push([STRACE, 'apt-get install -y strace']);
+for (const [tool, hint] of tools) {
   if (!existsSync(tool!)) {
     console.error(`${tool} is missing (install it for this benchmark only: ${hint})`);
     process.exit(2);
@@ -125,12 +142,18 @@ const start = (cmd: string, args: string[], readyLine?: string): Promise<ChildPr
     });
   });
 
-await start(NGINX, ['-c', upstreamConf, '-e', join(work, 'upstream', 'error.log')]);
-await start(NGINX, ['-c', proxyConf, '-e', join(work, 'proxy', 'error.log')]);
+await start(...pinned(LOAD_CPU, NGINX, ['-c', upstreamConf, '-e', join(work, 'upstream', 'error.log')]));
+// taskset execs nginx, and nginx's worker inherits the master's affinity.
+const nginxProxy = await start(...pinned(PROXY_CPU, NGINX, ['-c', proxyConf, '-e', join(work, 'proxy', 'error.log')]));
 const nodeArgs = CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', CPU_PROF] : [];
 const switchyard = await start(
-  process.execPath,
-  [...nodeArgs, join(import.meta.dirname, 'ingress-proxy-child.ts'), String(syHttp), String(syHttps), String(upstreamPort)],
+  ...pinned(PROXY_CPU, process.execPath, [
+    ...nodeArgs,
+    join(import.meta.dirname, 'ingress-proxy-child.ts'),
+    String(syHttp),
+    String(syHttps),
+    String(upstreamPort),
+  ]),
   'ready',
 );
 
@@ -138,19 +161,55 @@ interface Result {
   readonly rps: number;
   readonly p99ms: number;
   readonly errors: number;
+  readonly requests: number;
+  /** Busy share of each CPU during the run (0–1), from /proc/stat: shows whether the load side saturated. */
+  readonly cpuBusy: readonly number[];
+  /**
+   * CPU time the proxy process spent per request (user + system, all threads), in µs. Unlike req/s this barely
+   * depends on what else the shared machine runs at the time, so it is the steadier measure of per-request cost.
+   */
+  readonly cpuUsPerRequest: number;
 }
+
+const CLOCK_TICKS_PER_S = 100; // Linux USER_HZ
+/** utime + stime of a process (all its threads), in clock ticks. */
+const processTicks = (pid: number): number => {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return Number(fields[11]) + Number(fields[12]); // fields 14 and 15 of proc(5), counted from `state` = 3
+};
+
+/** Per-CPU [busy, total] jiffies. */
+const cpuTimes = (): Array<[number, number]> =>
+  readFileSync('/proc/stat', 'utf8')
+    .split('\n')
+    .filter((l) => /^cpu\d+ /.test(l))
+    .map((l) => {
+      const v = l.trim().split(/\s+/).slice(1).map(Number);
+      const total = v.reduce((a, b) => a + b, 0);
+      return [total - v[3]! - v[4]!, total]; // minus idle and iowait
+    });
 
 const toMs = (v: string, unit: string): number => Number(v) * ({ us: 0.001, ms: 1, s: 1000, m: 60_000 }[unit] ?? Number.NaN);
 
-const wrk = (url: string, duration = DURATION): Result => {
-  const out = execFileSync(WRK, ['-t1', `-c${CONNECTIONS}`, `-d${duration}`, '--latency', url], { encoding: 'utf8' });
+const wrk = (url: string, proxyPid: number, duration = DURATION): Result => {
+  const before = cpuTimes();
+  const proxyBefore = processTicks(proxyPid);
+  const out = execFileSync(...pinned(LOAD_CPU, WRK, ['-t1', `-c${CONNECTIONS}`, `-d${duration}`, '--latency', url]), {
+    encoding: 'utf8',
+  });
+  const after = cpuTimes();
+  const proxyTicks = processTicks(proxyPid) - proxyBefore;
+  const cpuBusy = after.map(([b, t], i) => (b - before[i]![0]) / Math.max(1, t - before[i]![1]));
+  const requests = Number(/(\d+) requests in/.exec(out)?.[1]);
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]);
   const p99 = /\s99%\s+([\d.]+)(us|ms|s|m)\b/.exec(out);
   const non2xx = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(out)?.[1] ?? 0);
   const sock = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
   const errors = non2xx + (sock ? sock.slice(1).reduce((s, n) => s + Number(n), 0) : 0);
   if (!p99 || Number.isNaN(rps)) throw new Error(`cannot parse wrk output:\n${out}`);
-  return { rps, p99ms: toMs(p99[1]!, p99[2]!), errors };
+  const cpuUsPerRequest = (proxyTicks / CLOCK_TICKS_PER_S) * 1e6 / requests;
+  return { rps, p99ms: toMs(p99[1]!, p99[2]!), errors, requests, cpuBusy, cpuUsPerRequest };
 };
 
 const median = (xs: number[]): number => {
@@ -158,40 +217,94 @@ const median = (xs: number[]): number => {
   return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 };
 
-const targets = {
+// The worker, not the master, serves requests (the only child of the proxy nginx's master).
+const nginxWorker = Number(
+  readFileSync(`/proc/${nginxProxy.pid}/task/${nginxProxy.pid}/children`, 'utf8').trim().split(/\s+/)[0],
+);
+const allTargets = {
   'nginx http': `http://127.0.0.1:${nginxHttp}/`,
   'switchyard http': `http://127.0.0.1:${syHttp}/`,
   'nginx https': `https://127.0.0.1:${nginxHttps}/`,
   'switchyard https': `https://127.0.0.1:${syHttps}/`,
 } as const;
-type Target = keyof typeof targets;
+const pidOf = (target: string): number => (target.startsWith('nginx') ? nginxWorker : switchyard.pid!);
+type Target = keyof typeof allTargets;
+const protos = (['http', 'https'] as const).filter((p) => !ONLY || p === ONLY);
+const targets = Object.fromEntries(
+  Object.entries(allTargets).filter(([name]) => protos.some((p) => name.endsWith(` ${p}`))),
+) as Partial<Record<Target, string>>;
 
 // Warm-up (JIT, pools, TLS session setup) — not measured.
-for (const url of Object.values(targets)) wrk(url, '3s');
+for (const [name, url] of Object.entries(targets)) wrk(url, pidOf(name), '3s');
 
 const results = new Map<Target, Result[]>();
 for (let run = 0; run < RUNS; run++) {
   for (const [name, url] of Object.entries(targets) as Array<[Target, string]>) {
-    const r = wrk(url);
+    const r = wrk(url, pidOf(name));
     results.set(name, [...(results.get(name) ?? []), r]);
-    console.error(`run ${run + 1}/${RUNS} ${name}: ${r.rps.toFixed(0)} req/s, p99 ${r.p99ms.toFixed(2)} ms${r.errors ? `, ${r.errors} errors` : ''}`);
+    const busy = r.cpuBusy.map((b, i) => `cpu${i} ${(b * 100).toFixed(0)}%`).join(' ');
+    console.error(
+      `run ${run + 1}/${RUNS} ${name}: ${r.rps.toFixed(0)} req/s, p99 ${r.p99ms.toFixed(2)} ms, ` +
+        `${r.cpuUsPerRequest.toFixed(1)} µs CPU/req, ${busy}${r.errors ? `, ${r.errors} errors` : ''}`,
+    );
   }
 }
 
 const summary = (name: Target) => {
   const rs = results.get(name)!;
-  return { rps: median(rs.map((r) => r.rps)), p99ms: median(rs.map((r) => r.p99ms)), errors: rs.reduce((s, r) => s + r.errors, 0) };
+  return {
+    rps: median(rs.map((r) => r.rps)),
+    p99ms: median(rs.map((r) => r.p99ms)),
+    cpuUs: median(rs.map((r) => r.cpuUsPerRequest)),
+    errors: rs.reduce((s, r) => s + r.errors, 0),
+  };
 };
-console.log(`\nwrk -t1 -c${CONNECTIONS} -d${DURATION} --latency, median of ${RUNS} runs, 127.0.0.1, ${execFileSync('/usr/bin/nproc', { encoding: 'utf8' }).trim()} cores (shared)\n`);
-console.log('| proto | nginx req/s | switchyard req/s | ratio (≥ 0.9) | nginx p99 ms | switchyard p99 ms | ratio (≤ 1.2) | errors |');
-console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
-for (const proto of ['http', 'https'] as const) {
+console.log(
+  `\nwrk -t1 -c${CONNECTIONS} -d${DURATION} --latency, median of ${RUNS} interleaved runs, 127.0.0.1, ` +
+    `${execFileSync('/usr/bin/nproc', { encoding: 'utf8' }).trim()} cores (shared), ` +
+    (PIN ? `proxy pinned to cpu${PROXY_CPU}, wrk + upstream to cpu${LOAD_CPU}\n` : 'not pinned\n'),
+);
+console.log(
+  '| proto | nginx req/s | switchyard req/s | ratio (≥ 0.9) | nginx p99 ms | switchyard p99 ms | ratio (≤ 1.2) | ' +
+    'nginx µs CPU/req | switchyard µs CPU/req | errors |',
+);
+console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+for (const proto of protos) {
   const n = summary(`nginx ${proto}`);
   const s = summary(`switchyard ${proto}`);
   console.log(
-    `| ${proto} | ${n.rps.toFixed(0)} | ${s.rps.toFixed(0)} | ${(s.rps / n.rps).toFixed(2)} | ${n.p99ms.toFixed(2)} | ${s.p99ms.toFixed(2)} | ${(s.p99ms / n.p99ms).toFixed(2)} | ${n.errors}/${s.errors} |`,
+    `| ${proto} | ${n.rps.toFixed(0)} | ${s.rps.toFixed(0)} | ${(s.rps / n.rps).toFixed(2)} | ${n.p99ms.toFixed(2)} | ${s.p99ms.toFixed(2)} | ${(s.p99ms / n.p99ms).toFixed(2)} | ` +
+      `${n.cpuUs.toFixed(1)} | ${s.cpuUs.toFixed(1)} | ${n.errors}/${s.errors} |`,
   );
 }
+if (SYSCALLS) {
+  for (const proto of protos) {
+    for (const [who, pid] of [['nginx', nginxWorker], ['switchyard', switchyard.pid!]] as const) {
+      console.log(`\nsyscalls per request, ${who} ${proto} (strace -c -f for one 5 s wrk run; strace slows the process):`);
+      console.log(syscallsPerRequest(pid, allTargets[`${who} ${proto}`]));
+    }
+  }
+}
+
 switchyard.kill('SIGTERM');
 await new Promise((r) => switchyard.once('exit', r));
 cleanup();
+
+function syscallsPerRequest(pid: number, url: string): string {
+  const out = join(work, `strace-${pid}.txt`);
+  const tracer = spawn(STRACE, ['-c', '-f', '-o', out, '-p', String(pid)], { stdio: 'ignore' });
+  execFileSync('/bin/sleep', ['0.5']);
+  const r = wrk(url, pid, '5s');
+  tracer.kill('SIGINT');
+  execFileSync('/bin/sleep', ['0.5']);
+  const rows: string[] = [];
+  let total = 0;
+  for (const line of readFileSync(out, 'utf8').split('\n')) {
+    const m = /^\s*[\d.]+\s+[\d.]+\s+\d+\s+(\d+)\s+(?:(\d+)\s+)?(\w+)\s*$/.exec(line);
+    if (!m || m[3] === 'total') continue;
+    const perRequest = Number(m[1]) / r.requests;
+    total += perRequest;
+    if (perRequest >= 0.01) rows.push(`  ${m[3]!.padEnd(16)} ${perRequest.toFixed(2)}${m[2] ? ` (errors ${(Number(m[2]) / r.requests).toFixed(2)})` : ''}`);
+  }
+  return `  ${r.requests} requests; ${total.toFixed(2)} syscalls per request\n${rows.join('\n')}`;
+}

@@ -60,51 +60,81 @@ export interface ForwardedRequestHeaders {
   readonly requestId: string;
 }
 
-/** Request headers for the upstream, from the client's raw header list. */
+/** Connection-listed names that are not dropped anyway (`keep-alive` and the like are common and moot). */
+const extraConnectionTokens = (connection: string): Set<string> | undefined => {
+  let extra: Set<string> | undefined;
+  for (const t of connectionTokens([connection])) {
+    if (!ALWAYS_HOP_BY_HOP.has(t) && !REPLACED_REQUEST_HEADERS.has(t)) (extra ??= new Set()).add(t);
+  }
+  return extra;
+};
+
+/**
+ * Request headers for the upstream, from the client's raw header list. One pass over the headers; a second
+ * one only when Connection names a header that is not dropped anyway (rare).
+ */
 export const forwardRequestHeaders = (rawHeaders: readonly string[], ctx: ForwardContext): ForwardedRequestHeaders => {
-  const connection: string[] = [];
-  const forwardedFor: string[] = [];
+  const out: string[] = [];
+  let connection: string | undefined;
+  let forwardedFor = '';
   let host: string | undefined;
   let requestId: string | undefined;
   for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
-    const name = rawHeaders[i]!.toLowerCase();
+    const raw = rawHeaders[i]!;
     const value = rawHeaders[i + 1]!;
-    if (name === 'connection') connection.push(value);
-    else if (name === 'x-forwarded-for') forwardedFor.push(value);
-    else if (name === 'host') host ??= value;
-    else if (name === 'x-request-id' && requestId === undefined && SANE_REQUEST_ID.test(value)) requestId = value;
+    const name = raw.toLowerCase();
+    if (ALWAYS_HOP_BY_HOP.has(name)) {
+      if (name === 'connection') connection = connection === undefined ? value : `${connection},${value}`;
+      continue;
+    }
+    if (REPLACED_REQUEST_HEADERS.has(name)) {
+      if (name === 'x-forwarded-for') {
+        const v = value.trim();
+        if (v) forwardedFor = forwardedFor ? `${forwardedFor}, ${v}` : v;
+      } else if (name === 'x-request-id' && requestId === undefined && SANE_REQUEST_ID.test(value)) requestId = value;
+      continue;
+    }
+    if (name === 'host') host ??= value;
+    out.push(raw, value);
   }
-  const listed = connectionTokens(connection);
-  const out: string[] = [];
-  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
-    const name = rawHeaders[i]!.toLowerCase();
-    if (ALWAYS_HOP_BY_HOP.has(name) || REPLACED_REQUEST_HEADERS.has(name) || listed.has(name)) continue;
-    out.push(rawHeaders[i]!, rawHeaders[i + 1]!);
-  }
+  const listed = connection === undefined ? undefined : extraConnectionTokens(connection);
+  const kept = listed ? withoutListed(out, listed) : out;
   const id = requestId ?? ctx.newRequestId();
-  forwardedFor.push(ctx.clientIp);
-  out.push('X-Forwarded-For', forwardedFor.map((v) => v.trim()).filter(Boolean).join(', '));
-  out.push('X-Forwarded-Proto', ctx.proto);
-  if (host !== undefined) out.push('X-Forwarded-Host', host);
-  out.push('X-Forwarded-Port', String(ctx.listenerPort));
-  out.push('X-Real-IP', ctx.clientIp);
-  out.push('X-Request-ID', id);
-  if (ctx.upgrade !== undefined) out.push('Connection', 'Upgrade', 'Upgrade', ctx.upgrade);
-  return { headers: out, requestId: id };
+  kept.push(
+    'X-Forwarded-For',
+    ctx.clientIp ? (forwardedFor ? `${forwardedFor}, ${ctx.clientIp}` : ctx.clientIp) : forwardedFor,
+    'X-Forwarded-Proto',
+    ctx.proto,
+  );
+  if (host !== undefined) kept.push('X-Forwarded-Host', host);
+  kept.push('X-Forwarded-Port', String(ctx.listenerPort), 'X-Real-IP', ctx.clientIp, 'X-Request-ID', id);
+  if (ctx.upgrade !== undefined) kept.push('Connection', 'Upgrade', 'Upgrade', ctx.upgrade);
+  return { headers: kept, requestId: id };
 };
 
-/** Response headers for the client, from undici's parsed (lower-case) header object. */
+const withoutListed = (flat: readonly string[], listed: ReadonlySet<string>): string[] => {
+  const out: string[] = [];
+  for (let i = 0; i + 1 < flat.length; i += 2) if (!listed.has(flat[i]!.toLowerCase())) out.push(flat[i]!, flat[i + 1]!);
+  return out;
+};
+
+/**
+ * Response headers for the client, from undici's parsed (lower-case) header object, as the flat
+ * [name, value, …] list `res.writeHead` takes (no intermediate object).
+ */
 export const forwardResponseHeaders = (
   upstream: Readonly<Record<string, string | string[] | undefined>>,
-): Record<string, string | string[]> => {
+): Array<string | string[]> => {
   const connection = upstream['connection'];
-  const listed = connectionTokens(connection === undefined ? [] : Array.isArray(connection) ? connection : [connection]);
-  const out: Record<string, string | string[]> = {};
-  for (const [name, value] of Object.entries(upstream)) {
-    if (value === undefined || ALWAYS_HOP_BY_HOP.has(name) || listed.has(name) || name === 'server') continue;
-    out[name] = value;
+  const listed =
+    connection === undefined ? undefined : connectionTokens(Array.isArray(connection) ? connection : [connection]);
+  const out: Array<string | string[]> = [];
+  for (const name in upstream) {
+    const value = upstream[name];
+    if (value === undefined || ALWAYS_HOP_BY_HOP.has(name) || name === 'server' || listed?.has(name)) continue;
+    out.push(name, value);
   }
-  out['server'] = SERVER_NAME;
+  out.push('server', SERVER_NAME);
   return out;
 };
 

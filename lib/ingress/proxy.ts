@@ -14,6 +14,7 @@ import { describeError } from '../errors.ts';
 import type { Logger } from '../telemetry/logger-types.ts';
 import { SERVER_NAME, clientAddress, forwardRequestHeaders, forwardResponseHeaders } from './headers.ts';
 import { matchRoute } from './router.ts';
+import type { Endpoint } from '../model/types.ts';
 import type { RouteTable } from './types.ts';
 import { endpointOrigin, type Balancer, type UpstreamPools } from './upstream.ts';
 
@@ -59,14 +60,13 @@ export const errorCode = (e: unknown): string | undefined => {
 
 class BodyTooLargeError extends Error {}
 
-/** Where the request target is absolute-form (`GET http://host/p`), the path and its host; else as is. */
-const splitTarget = (url: string, hostHeader: string | undefined): { path: string; host: string | undefined } => {
-  if (url.startsWith('/')) return { path: url, host: hostHeader };
+/** Path and host of an absolute-form request target (`GET http://host/p`); undefined when it does not parse. */
+const absoluteTarget = (url: string): { path: string; host: string } | undefined => {
   try {
     const u = new URL(url);
     return { path: `${u.pathname}${u.search}`, host: u.host };
   } catch {
-    return { path: url, host: hostHeader };
+    return undefined;
   }
 };
 
@@ -85,178 +85,238 @@ export const sendLocal = (res: ServerResponse, status: number, message: string, 
   res.end(body);
 };
 
-/** Why an attempt ended before the client got any of the answer: the caller may retry or answer 502/504. */
-class AttemptFailed extends Error {
-  readonly error: unknown;
-  constructor(error: unknown) {
-    super('upstream attempt failed');
-    this.error = error;
-  }
+const CLIENT_GONE = Object.assign(new Error('client closed the connection'), { code: 'CLIENT_GONE' });
+
+/** The exchange a response belongs to; read by the shared listeners below instead of closures per request. */
+const kExchange = Symbol('switchyard.exchange');
+type ExchangeResponse = ServerResponse & { [kExchange]?: Exchange };
+
+function onClientClose(this: ExchangeResponse): void {
+  this[kExchange]?.clientClosed();
+}
+function onClientDrain(this: ExchangeResponse): void {
+  this[kExchange]?.controller?.resume();
 }
 
 /**
- * One attempt on one endpoint, through undici's dispatch handler API: no Readable or promise per response body,
- * chunks go straight to `res` with backpressure (pause the upstream while `res` is full). Resolves when the answer
- * was sent (or cut off after its headers: then `res` is destroyed); rejects with AttemptFailed before any header.
+ * One request, from routing to the last byte of the answer. It is also the undici dispatch handler of each
+ * attempt (one object per request: no promise, closure or handler literal per request or per attempt). Response
+ * chunks go straight to `res`, with backpressure: the upstream is paused while `res` is full, resumed on `drain`.
+ * A connect failure before any response header may move on to the next endpoint; once headers went out, a broken
+ * upstream can only cut the client connection.
  */
-const forward = (
-  pool: Dispatcher,
-  options: Dispatcher.DispatchOptions,
-  res: ServerResponse,
-  onHeaders: () => void,
-  onBrokenBody: (e: unknown) => void,
-): Promise<void> =>
-  new Promise((resolve, reject) => {
-    let controller: Dispatcher.DispatchController | undefined;
-    let headersSent = false;
-    const onClose = (): void => {
-      // The client went away before the answer was complete: stop the upstream request too.
-      if (!res.writableEnded) controller?.abort(CLIENT_GONE);
-    };
-    const onDrain = (): void => controller?.resume();
-    res.once('close', onClose);
-    const done = (): void => {
-      res.off('close', onClose);
-      res.off('drain', onDrain);
-    };
-    res.on('drain', onDrain);
-    pool.dispatch(options, {
-      onRequestStart(c) {
-        controller = c;
-        if (res.destroyed) c.abort(CLIENT_GONE);
-      },
-      onResponseStart(_c, statusCode, headers) {
-        headersSent = true;
-        onHeaders();
-        res.writeHead(statusCode, forwardResponseHeaders(headers));
-      },
-      onResponseData(c, chunk) {
-        if (!res.write(chunk)) c.pause();
-      },
-      onResponseEnd() {
-        done();
-        res.end();
-        resolve();
-      },
-      onResponseError(_c, error) {
-        done();
-        if (!headersSent) return reject(new AttemptFailed(error));
-        // Headers are out: all we can do is cut the connection so the client sees a truncated answer.
-        if (error !== CLIENT_GONE) onBrokenBody(error);
-        res.destroy();
-        resolve();
-      },
-    });
-  });
+class Exchange implements Dispatcher.DispatchHandler {
+  readonly #ctx: ProxyContext;
+  readonly #req: IncomingMessage;
+  readonly #res: ExchangeResponse;
+  readonly #started: number;
+  readonly #method: string;
+  readonly #path: string;
+  readonly #host: string | undefined;
+  #backendKey: string | undefined;
+  #endpointName: string | undefined;
+  #upstreamMs: number | undefined;
+  #candidates: readonly Endpoint[] = [];
+  #attempt = 0;
+  #attempts = 0;
+  #attemptStarted = 0;
+  #headers: string[] = [];
+  #hasBody = false;
+  #bodyStarted = false;
+  #bodyTooLarge = false;
+  #responseStarted = false;
+  controller: Dispatcher.DispatchController | undefined;
 
-const CLIENT_GONE = Object.assign(new Error('client closed the connection'), { code: 'CLIENT_GONE' });
+  constructor(ctx: ProxyContext, req: IncomingMessage, res: ServerResponse) {
+    this.#ctx = ctx;
+    this.#req = req;
+    this.#res = res;
+    this.#started = performance.now();
+    this.#method = req.method ?? 'GET';
+    const url = req.url ?? '/';
+    if (url.charCodeAt(0) === 47 /* '/' */) {
+      this.#path = url;
+      this.#host = req.headers.host;
+    } else {
+      // Absolute-form target (`GET http://host/p`): its host wins over the Host header.
+      const target = absoluteTarget(url);
+      this.#path = target?.path ?? url;
+      this.#host = target ? target.host : req.headers.host;
+    }
+  }
 
-export const proxyRequest = async (
-  ctx: ProxyContext,
-  req: IncomingMessage,
-  res: ServerResponse,
-  proto: 'http' | 'https',
-  listenerPort: number,
-): Promise<void> => {
-  const started = performance.now();
-  const method = req.method ?? 'GET';
-  const { path, host } = splitTarget(req.url ?? '/', req.headers.host);
-  let backendKey: string | undefined;
-  let upstreamMs: number | undefined;
-  let endpointName: string | undefined;
-  if (ctx.onRequest) {
-    const onRequest = ctx.onRequest;
-    res.once('close', () =>
-      onRequest({
-        host: host ?? '',
-        method,
-        status: res.statusCode,
-        backend: backendKey,
-        upstreamMs,
-        durationMs: performance.now() - started,
-        endpoint: endpointName,
-      }),
+  start(proto: 'http' | 'https', listenerPort: number): void {
+    const ctx = this.#ctx;
+    const req = this.#req;
+    const res = this.#res;
+    res[kExchange] = this;
+    res.on('close', onClientClose);
+    if (ctx.stopping()) res.shouldKeepAlive = false;
+
+    const declared = req.headers['content-length'];
+    const declaredLength = declared === undefined ? 0 : Number(declared);
+    if (declaredLength > ctx.maxBodyBytes) {
+      // Not reading a large body: close the connection rather than drain it.
+      sendLocal(res, 413, 'Request Entity Too Large', true);
+      req.resume();
+      return;
+    }
+
+    const match = matchRoute(ctx.table(), this.#host, this.#path);
+    if (!match) return sendLocal(res, 404, 'Not Found');
+    this.#backendKey = match.backend.servicePortKey ?? match.backend.service;
+    this.#candidates = ctx.balancer.candidates(match.backend);
+    if (this.#candidates.length === 0) return sendLocal(res, 503, 'Service Unavailable');
+
+    this.#headers = forwardRequestHeaders(req.rawHeaders, {
+      clientIp: clientAddress(req.socket.remoteAddress),
+      proto,
+      listenerPort,
+      newRequestId,
+    }).headers;
+    this.#hasBody = declaredLength > 0 || req.headers['transfer-encoding'] !== undefined;
+    this.#attempts = Math.min(ctx.maxAttempts, this.#candidates.length);
+    this.#dispatch();
+  }
+
+  #dispatch(): void {
+    const ep = this.#candidates[this.#attempt]!;
+    this.#endpointName = ep.family === 6 ? `[${ep.ip}]:${ep.port}` : `${ep.ip}:${ep.port}`;
+    this.#attemptStarted = performance.now();
+    this.controller = undefined;
+    this.#ctx.pools.get(endpointOrigin(ep)).dispatch(
+      {
+        path: this.#path,
+        method: this.#method as Dispatcher.HttpMethod,
+        headers: this.#headers,
+        // Readable.from pulls only when undici writes the body, i.e. after connecting.
+        body: this.#hasBody ? Readable.from(this.#limitedBody(), { objectMode: false }) : null,
+      },
+      this,
     );
   }
-  if (ctx.stopping()) res.shouldKeepAlive = false;
 
-  const declared = req.headers['content-length'];
-  const declaredLength = declared === undefined ? 0 : Number(declared);
-  if (declaredLength > ctx.maxBodyBytes) {
-    // Not reading a large body: close the connection rather than drain it.
-    sendLocal(res, 413, 'Request Entity Too Large', true);
-    req.resume();
-    return;
-  }
-
-  const match = matchRoute(ctx.table(), host, path);
-  if (!match) return sendLocal(res, 404, 'Not Found');
-  backendKey = match.backend.servicePortKey ?? match.backend.service;
-  const candidates = ctx.balancer.candidates(match.backend);
-  if (candidates.length === 0) return sendLocal(res, 503, 'Service Unavailable');
-
-  const { headers } = forwardRequestHeaders(req.rawHeaders, {
-    clientIp: clientAddress(req.socket.remoteAddress),
-    proto,
-    listenerPort,
-    newRequestId,
-  });
-  const hasBody = declaredLength > 0 || req.headers['transfer-encoding'] !== undefined;
-  const body = { started: false, tooLarge: false };
-  const maxBodyBytes = ctx.maxBodyBytes;
-  async function* limitedBody(): AsyncGenerator<Buffer> {
-    body.started = true;
+  async *#limitedBody(): AsyncGenerator<Buffer> {
+    this.#bodyStarted = true;
+    const maxBodyBytes = this.#ctx.maxBodyBytes;
     let seen = 0;
-    for await (const chunk of req as AsyncIterable<Buffer>) {
+    for await (const chunk of this.#req as AsyncIterable<Buffer>) {
       seen += chunk.length;
       if (seen > maxBodyBytes) {
-        body.tooLarge = true;
+        this.#bodyTooLarge = true;
         throw new BodyTooLargeError('request body exceeds the limit');
       }
       yield chunk;
     }
   }
 
-  const attempts = Math.min(ctx.maxAttempts, candidates.length);
-  let lastError: unknown;
-  for (let attempt = 0; attempt < attempts; attempt++) {
-    const ep = candidates[attempt]!;
-    endpointName = ep.family === 6 ? `[${ep.ip}]:${ep.port}` : `${ep.ip}:${ep.port}`;
-    const t0 = performance.now();
-    try {
-      await forward(
-        ctx.pools.get(endpointOrigin(ep)),
-        {
-          path,
-          method: method as Dispatcher.HttpMethod,
-          headers,
-          // Readable.from pulls only when undici writes the body, i.e. after connecting.
-          body: hasBody ? Readable.from(limitedBody(), { objectMode: false }) : null,
-        },
-        res,
-        () => (upstreamMs = performance.now() - t0),
-        (e) => ctx.logger.warn({ endpoint: endpointName, error: describeError(e) }, 'ingress: upstream response broke off'),
-      );
-      return;
-    } catch (e) {
-      lastError = e instanceof AttemptFailed ? e.error : e;
-      if (res.destroyed) return; // the client went away
-      const code = errorCode(lastError);
-      const retryable =
-        CONNECT_ERRORS.has(code ?? '') && IDEMPOTENT.has(method) && !body.started && attempt + 1 < attempts;
-      ctx.logger.debug({ endpoint: endpointName, code, retry: retryable }, 'ingress: upstream attempt failed');
-      if (!retryable) break;
+  /** The client connection closed: before the answer was complete, stop the upstream request too; report. */
+  clientClosed(): void {
+    const res = this.#res;
+    if (!res.writableEnded) this.controller?.abort(CLIENT_GONE);
+    res[kExchange] = undefined;
+    const onRequest = this.#ctx.onRequest;
+    if (onRequest) {
+      onRequest({
+        host: this.#host ?? '',
+        method: this.#method,
+        status: res.statusCode,
+        backend: this.#backendKey,
+        upstreamMs: this.#upstreamMs,
+        durationMs: performance.now() - this.#started,
+        endpoint: this.#endpointName,
+      });
     }
   }
 
-  if (body.tooLarge) return sendLocal(res, 413, 'Request Entity Too Large', true);
-  const code = errorCode(lastError);
-  const timeout = TIMEOUT_ERRORS.has(code ?? '');
-  ctx.logger.warn(
-    { host, path, backend: backendKey, endpoint: endpointName, error: describeError(lastError) },
-    `ingress: upstream ${timeout ? 'timed out' : 'failed'}`,
-  );
-  sendLocal(res, timeout ? 504 : 502, timeout ? 'Gateway Timeout' : 'Bad Gateway', body.started);
-};
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
+    if (this.#res.destroyed) controller.abort(CLIENT_GONE);
+  }
+
+  onResponseStart(
+    _controller: Dispatcher.DispatchController,
+    statusCode: number,
+    headers: Record<string, string | string[] | undefined>,
+  ): void {
+    this.#responseStarted = true;
+    this.#upstreamMs = performance.now() - this.#attemptStarted;
+    this.#res.writeHead(statusCode, forwardResponseHeaders(headers));
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    const res = this.#res;
+    if (!res.write(chunk)) {
+      controller.pause();
+      if (res.listenerCount('drain') === 0) res.on('drain', onClientDrain);
+    }
+  }
+
+  onResponseEnd(): void {
+    this.#res.end();
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
+    const res = this.#res;
+    if (this.#responseStarted) {
+      // Headers are out: all we can do is cut the connection so the client sees a truncated answer.
+      if (error !== CLIENT_GONE) {
+        this.#ctx.logger.warn(
+          { endpoint: this.#endpointName, error: describeError(error) },
+          'ingress: upstream response broke off',
+        );
+      }
+      res.destroy();
+      return;
+    }
+    if (res.destroyed) return; // the client went away
+    const code = errorCode(error);
+    const retryable =
+      CONNECT_ERRORS.has(code ?? '') &&
+      IDEMPOTENT.has(this.#method) &&
+      !this.#bodyStarted &&
+      this.#attempt + 1 < this.#attempts;
+    this.#ctx.logger.debug(
+      { endpoint: this.#endpointName, code, retry: retryable },
+      'ingress: upstream attempt failed',
+    );
+    if (retryable) {
+      this.#attempt++;
+      this.#dispatch();
+      return;
+    }
+    this.#fail(error);
+  }
+
+  #fail(error: unknown): void {
+    const res = this.#res;
+    if (this.#bodyTooLarge) return sendLocal(res, 413, 'Request Entity Too Large', true);
+    const code = errorCode(error);
+    const timeout = TIMEOUT_ERRORS.has(code ?? '');
+    this.#ctx.logger.warn(
+      {
+        host: this.#host,
+        path: this.#path,
+        backend: this.#backendKey,
+        endpoint: this.#endpointName,
+        error: describeError(error),
+      },
+      `ingress: upstream ${timeout ? 'timed out' : 'failed'}`,
+    );
+    sendLocal(res, timeout ? 504 : 502, timeout ? 'Gateway Timeout' : 'Bad Gateway', this.#bodyStarted);
+  }
+}
+
+/**
+ * Route and forward one request. Never throws for upstream trouble (that becomes 502/503/504); a throw means a
+ * bug, and the caller answers 502.
+ */
+export const proxyRequest = (
+  ctx: ProxyContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  proto: 'http' | 'https',
+  listenerPort: number,
+): void => new Exchange(ctx, req, res).start(proto, listenerPort);
 
 const newRequestId = (): string => randomUUID().replaceAll('-', '');

@@ -204,10 +204,12 @@ export class IngressServer {
     };
     server.on('request', (req: IncomingMessage, res: ServerResponse) => {
       if (this.#stopping) res.once('finish', () => setImmediate(() => server.closeIdleConnections()));
-      proxyRequest(proxyContext, req, res, proto, port()).catch((e: unknown) => {
+      try {
+        proxyRequest(proxyContext, req, res, proto, port());
+      } catch (e) {
         this.#logger.error({ error: describeError(e), url: req.url }, 'ingress: request handling failed');
         sendLocal(res, 502, 'Bad Gateway', true);
-      });
+      }
     });
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       if (this.#stopping) {

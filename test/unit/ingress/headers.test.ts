@@ -26,6 +26,21 @@ const requestCases: readonly { name: string; raw: string[]; upgrade?: string; ex
     expect: { 'x-forwarded-for': ['10.0.0.1, 10.0.0.2, 10.0.0.3, 192.0.2.1'], 'x-forwarded-proto': ['https'], 'x-forwarded-host': ['app:8443'], 'x-forwarded-port': ['443'], 'x-real-ip': ['192.0.2.1'] },
   },
   {
+    name: 'Connection: keep-alive alone drops nothing else; every header is kept in order',
+    raw: ['Host', 'h', 'Connection', 'keep-alive', 'Accept', '*/*', 'accept', 'text/html'],
+    expect: { connection: undefined, host: ['h'], accept: ['*/*', 'text/html'] },
+  },
+  {
+    name: 'several Connection headers each name headers to drop, case-insensitively',
+    raw: ['Connection', 'close', 'connection', ' X-A , x-b', 'x-a', '1', 'X-B', '2', 'X-C', '3'],
+    expect: { 'x-a': undefined, 'x-b': undefined, 'x-c': ['3'] },
+  },
+  {
+    name: 'X-Forwarded-For: empty incoming values are skipped',
+    raw: ['X-Forwarded-For', ' ', 'X-Forwarded-For', ' 10.0.0.9 '],
+    expect: { 'x-forwarded-for': ['10.0.0.9, 192.0.2.1'] },
+  },
+  {
     name: 'X-Request-ID kept when sane',
     raw: ['X-Request-ID', 'req-42'],
     expect: { 'x-request-id': ['req-42'] },
@@ -61,7 +76,7 @@ test('response headers: hop-by-hop and Connection-listed dropped, Server replace
     'set-cookie': ['a=1', 'b=2'],
     'content-length': '10',
   });
-  t.deepEqual(out, { 'set-cookie': ['a=1', 'b=2'], 'content-length': '10', server: 'switchyard' });
+  t.deepEqual(out, ['set-cookie', ['a=1', 'b=2'], 'content-length', '10', 'server', 'switchyard']);
 });
 
 const addresses: readonly [string | undefined, string][] = [
