@@ -1,108 +1,173 @@
 /**
- * iptables dataplane (iptables-nft backend) at scale, on the real kernel, in a throwaway network namespace (root):
+ * iptables dataplane at scale, on the real kernel, in throwaway network namespaces (root only):
  *
- *   node perf/iptables-scale.ts [--sizes 1000,10000,30000] [--endpoints 10] [--changes 20] [--backend nft|legacy]
+ *   node perf/iptables-scale.ts [--sizes 1000,10000,30000] [--endpoints 10] [--changes 30] [--connects 200]
+ *                               [--backend nft|legacy] [--runs 1] [--budget-s 540]
  *
- * For each size N a fresh netns gets the real IptablesDataplane + ExecIptables; measured: the cold full sync
- * (compute / iptables-restore), single-endpoint partial syncs (p50/p99 of the whole sync and its compute, restore
- * input size), and a forced full resync over the existing rules. The netns is deleted before the next size.
- * Not a test. (The service/netns helpers of perf/nftables-scale.ts are not exported — that file runs main() on
- * import — so the few lines needed are here; see the report for moving them to a shared perf/scale-support.ts.)
+ * For each size N (services × endpoints) and run, a fresh child process (so RSS is per size) creates a node netns and
+ * an endpoint netns joined by a veth pair (perf/scale-support.ts), runs the real IptablesDataplane + ExecIptables
+ * inside the node netns, and measures: the cold full sync (compute / restores), ~30 single-endpoint changes
+ * event→kernel (p50/p99 of the whole sync), RSS/heap after the cold sync, first-packet connect latency to a ClusterIP
+ * whose endpoints listen in the endpoint netns, and a forced full resync over the existing rules. Every namespace is
+ * deleted before the child exits. The whole run stays within --budget-s: a size whose predicted time (the previous
+ * size's, scaled by N^1.5) would not fit is skipped with the reason printed. With --runs each column is the median.
+ * Not a test.
  */
 import { randomBytes } from 'node:crypto';
-import { ProcessRunner } from '../lib/exec/command.ts';
+import { fileURLToPath } from 'node:url';
 import { ExecIptables, type IptablesBackend } from '../lib/dataplane/iptables/exec.ts';
 import { IptablesDataplane } from '../lib/dataplane/iptables/dataplane.ts';
-import type { DesiredState, ServicePlan } from '../lib/plan/types.ts';
+import { changeEndpoints, commands, connectLatencies, createNetns, makeServices, markdownTable, medianOf, percentile, PROBE_ID, run, stateOf } from './scale-support.ts';
 
-const IP = '/usr/sbin/ip';
-const commands = new ProcessRunner();
+const SELF = fileURLToPath(import.meta.url);
 
-const args = (argv: readonly string[]) => {
-  const o = { sizes: [1000, 10_000, 30_000], endpoints: 10, changes: 20, backend: 'nft' as IptablesBackend };
-  for (let i = 0; i < argv.length; i += 2) {
-    const [k, v] = [argv[i], argv[i + 1]];
-    if (v === undefined) throw new Error(`missing value for ${k}`);
-    if (k === '--sizes') o.sizes = v.split(',').map(Number);
-    else if (k === '--endpoints') o.endpoints = Number(v);
-    else if (k === '--changes') o.changes = Number(v);
-    else if (k === '--backend' && (v === 'nft' || v === 'legacy')) o.backend = v;
-    else throw new Error(`unknown argument ${k}`);
+interface Options {
+  sizes: number[];
+  endpoints: number;
+  changes: number;
+  connects: number;
+  backend: IptablesBackend;
+  runs: number;
+  budgetS: number;
+  child: boolean;
+}
+
+type SizeResult = {
+  services: number;
+  endpoints: number;
+  coldComputeMs: number;
+  coldApplyMs: number;
+  coldMB: number;
+  changeP50: number;
+  changeP99: number;
+  changeComputeP50: number;
+  resyncS: number;
+  rssMiB: number;
+  heapMiB: number;
+  connectP50: number;
+  connectP99: number;
+  wallS: number;
+};
+
+const parseArgs = (argv: readonly string[]): Options => {
+  const o: Options = { sizes: [1000, 10_000, 30_000], endpoints: 10, changes: 30, connects: 200, backend: 'nft', runs: 1, budgetS: 540, child: false };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const v = argv[i + 1];
+    if (a === '--child') o.child = true;
+    else if (v === undefined) throw new Error(`missing value for ${a}`);
+    else if (a === '--sizes') (o.sizes = v.split(',').map(Number)), i++;
+    else if (a === '--endpoints') (o.endpoints = Number(v)), i++;
+    else if (a === '--changes') (o.changes = Number(v)), i++;
+    else if (a === '--connects') (o.connects = Number(v)), i++;
+    else if (a === '--runs') (o.runs = Number(v)), i++;
+    else if (a === '--budget-s') (o.budgetS = Number(v)), i++;
+    else if (a === '--backend' && (v === 'nft' || v === 'legacy')) (o.backend = v), i++;
+    else throw new Error(`unknown argument ${a}`);
   }
+  if (o.sizes.some((n) => !Number.isInteger(n) || n < 2 || n > 60_000)) throw new Error('--sizes: integers 2…60000');
   return o;
 };
 
-const svc = (i: number, endpoints: number): ServicePlan => {
-  const eps = Array.from({ length: endpoints }, (_, j) => ({ ip: `10.${128 + ((i >> 8) % 64)}.${i & 255}.${j + 1}`, port: 8080, isLocal: false }));
-  return {
-    id: `4/scale/svc-${i}:`, servicePort: `scale/svc-${i}:`, namespace: 'scale', name: `svc-${i}`, portName: '', family: 4, protocol: 'TCP',
-    clusterIP: `10.${96 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}`, port: 80, nodePort: i < 2000 ? 30000 + i : 0,
-    externalIPs: [], loadBalancerIPs: [], loadBalancerSourceRanges: [], affinityTimeoutSeconds: undefined,
-    internalPolicyLocal: false, externalPolicyLocal: false, clusterEndpoints: eps, localEndpoints: [],
-    internalVerdict: 'endpoints', externalVerdict: 'endpoints', healthCheckNodePort: 0,
-  };
-};
-
-const stateOf = (services: readonly ServicePlan[]): DesiredState => ({
-  nodeName: 'perf-node',
-  masqueradeAll: false,
-  families: {
-    4: { clusterCIDRs: ['10.244.0.0/16'], nodePortAddresses: ['10.250.0.1'], nodePortOnAllLocal: false },
-    6: { clusterCIDRs: [], nodePortAddresses: [], nodePortOnAllLocal: false },
-  },
-  services,
-});
-
-const pct = (xs: readonly number[], p: number): number => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil((p / 100) * xs.length) - 1)]!;
-
-const measure = async (n: number, o: ReturnType<typeof args>) => {
-  const ns = `sy-perf-ipt-${randomBytes(3).toString('hex')}`;
-  const add = await commands.run([IP, 'netns', 'add', ns]);
-  if (add.code !== 0) throw new Error(`ip netns add: ${add.stderr}`);
+const measureSize = async (n: number, o: Options): Promise<SizeResult> => {
+  const t0 = performance.now();
+  const ns = await createNetns(randomBytes(3).toString('hex'));
   try {
-    const dp = new IptablesDataplane({ executor: new ExecIptables({ commands, backend: o.backend, prefix: [IP, 'netns', 'exec', ns] }), families: [4] });
-    let services = Array.from({ length: n }, (_, i) => svc(i, o.endpoints)).sort((a, b) => (a.id < b.id ? -1 : 1));
+    const executor = new ExecIptables({ commands, backend: o.backend, prefix: ns.inNode, timeoutMs: 600_000 });
+    const dp = new IptablesDataplane({ executor, families: [4] });
+    let services = makeServices(n, o.endpoints);
     const cold = await dp.sync(stateOf(services), { changed: undefined, forceFull: false });
-    const total: number[] = [];
-    const compute: number[] = [];
-    const bytes: number[] = [];
+    if (!cold.full) throw new Error('first sync was not full');
+    const mem = process.memoryUsage();
+
+    const changeMs: number[] = [];
+    const computeMs: number[] = [];
     for (let k = 0; k < o.changes; k++) {
-      const idx = (k * 7919) % services.length;
+      const idx = 1 + ((k * 7919) % (services.length - 1));
       const p = services[idx]!;
-      const eps = [...p.clusterEndpoints];
-      if (k % 2 === 0) eps.pop();
-      else eps.push({ ip: `10.200.${k & 255}.1`, port: 8080, isLocal: false });
-      services = services.map((q, i) => (i === idx ? { ...q, clusterEndpoints: eps } : q));
-      const t0 = performance.now();
+      if (p.id === PROBE_ID) continue;
+      const t1 = performance.now();
+      services = services.map((q, i) => (i === idx ? { ...q, clusterEndpoints: changeEndpoints(p, k) } : q));
       const r = await dp.sync(stateOf(services), { changed: new Set([p.servicePort]), forceFull: false });
-      total.push(performance.now() - t0);
-      compute.push(r.computeMs);
-      bytes.push(r.bytes);
+      changeMs.push(performance.now() - t1);
+      computeMs.push(r.computeMs);
       if (r.full || r.changedServices !== 1) throw new Error(`change ${k}: expected one partial change, got ${JSON.stringify(r)}`);
     }
+
+    const connects = await connectLatencies(ns, o.connects);
     const resync = await dp.sync(stateOf(services), { changed: undefined, forceFull: true });
     await dp.cleanup();
-    return { n, cold, total, compute, bytes, resync, rss: process.memoryUsage().rss / 2 ** 20 };
+    return {
+      services: n,
+      endpoints: n * o.endpoints,
+      coldComputeMs: cold.computeMs,
+      coldApplyMs: cold.applyMs,
+      coldMB: cold.bytes / 1e6,
+      changeP50: percentile(changeMs, 50),
+      changeP99: percentile(changeMs, 99),
+      changeComputeP50: percentile(computeMs, 50),
+      resyncS: resync.durationMs / 1000,
+      rssMiB: mem.rss / 2 ** 20,
+      heapMiB: mem.heapUsed / 2 ** 20,
+      connectP50: percentile(connects, 50),
+      connectP99: percentile(connects, 99),
+      wallS: (performance.now() - t0) / 1000,
+    };
   } finally {
-    await commands.run([IP, 'netns', 'del', ns]);
+    await ns.remove();
   }
 };
 
-const main = async () => {
-  const o = args(process.argv.slice(2));
+const table = (backend: IptablesBackend, rows: readonly SizeResult[]): string =>
+  markdownTable(
+    ['backend', 'services', 'endpoints', 'cold compute ms', 'cold restore ms', 'cold total s', 'input MB', 'change p50 ms', 'change p99 ms', 'change compute p50 ms', 'forced resync s', 'RSS MiB', 'heap MiB', 'connect p50 ms', 'connect p99 ms'],
+    rows.map((r) => [
+      backend,
+      String(r.services),
+      String(r.endpoints),
+      r.coldComputeMs.toFixed(0),
+      r.coldApplyMs.toFixed(0),
+      ((r.coldComputeMs + r.coldApplyMs) / 1000).toFixed(2),
+      r.coldMB.toFixed(1),
+      r.changeP50.toFixed(1),
+      r.changeP99.toFixed(1),
+      r.changeComputeP50.toFixed(1),
+      r.resyncS.toFixed(2),
+      r.rssMiB.toFixed(0),
+      r.heapMiB.toFixed(0),
+      r.connectP50.toFixed(3),
+      r.connectP99.toFixed(3),
+    ]),
+  );
+
+const main = async (): Promise<void> => {
+  const o = parseArgs(process.argv.slice(2));
   if (process.getuid?.() !== 0) throw new Error('needs root (network namespaces, iptables)');
-  const head = ['services', 'endpoints', 'cold compute ms', 'cold restore ms', 'cold MB', 'change p50 ms', 'change p99 ms', 'change compute p50 ms', 'change input KB p50', 'forced resync s', 'RSS MiB'];
-  const rows = [head, head.map(() => '---')];
-  for (const n of o.sizes) {
-    const m = await measure(n, o);
-    rows.push([
-      String(n), String(n * o.endpoints), m.cold.computeMs.toFixed(0), m.cold.applyMs.toFixed(0), (m.cold.bytes / 1e6).toFixed(1),
-      pct(m.total, 50).toFixed(1), pct(m.total, 99).toFixed(1), pct(m.compute, 50).toFixed(1), (pct(m.bytes, 50) / 1e3).toFixed(1),
-      (m.resync.durationMs / 1000).toFixed(2), m.rss.toFixed(0),
-    ]);
-    process.stderr.write(`${n} services done\n`);
+  if (o.child) {
+    process.stdout.write(JSON.stringify(await measureSize(o.sizes[0]!, o)));
+    return;
   }
-  process.stdout.write(`${rows.map((r) => `| ${r.join(' | ')} |`).join('\n')}\n`);
+  const rows: SizeResult[] = [];
+  const t0 = performance.now();
+  const left = (): number => o.budgetS - (performance.now() - t0) / 1000;
+  let last: { n: number; wallS: number } | undefined;
+  for (const n of o.sizes) {
+    const runs: SizeResult[] = [];
+    for (let r = 0; r < o.runs; r++) {
+      const predicted = last === undefined ? 0 : last.wallS * (n / last.n) ** 1.5;
+      if (predicted > left()) {
+        process.stderr.write(`skipping ${n} services (run ${r + 1}): predicted ${predicted.toFixed(0)} s from ${last!.n} services' ${last!.wallS.toFixed(0)} s, ${left().toFixed(0)} s of the budget left\n`);
+        break;
+      }
+      const args = ['--child', '--sizes', String(n), '--endpoints', String(o.endpoints), '--changes', String(o.changes), '--connects', String(o.connects), '--backend', o.backend];
+      const res = JSON.parse(await run([process.execPath, SELF, ...args], undefined, Math.round(Math.max(1, left()) * 1000))) as SizeResult;
+      runs.push(res);
+      last = { n, wallS: res.wallS };
+      process.stderr.write(`${o.backend} ${n} services, run ${r + 1}/${o.runs}: ${res.wallS.toFixed(0)} s (${((performance.now() - t0) / 1000).toFixed(0)} s total)\n`);
+    }
+    if (runs.length > 0) rows.push(medianOf(runs));
+  }
+  process.stdout.write(`${table(o.backend, rows)}\n`);
 };
 
 main().catch((e: unknown) => {
