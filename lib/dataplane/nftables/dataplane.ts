@@ -9,7 +9,7 @@ import type { Dataplane, SyncHint, SyncResult } from '../types.ts';
 import { diffTransaction, fullTransaction, type TableIndexes } from './diff.ts';
 import { TABLE_NAME, tableFamily, type Ruleset } from './model.ts';
 import { parseListedObjects, type NftRunner } from './nft.ts';
-import { buildRuleset, planIdOf } from './ruleset.ts';
+import { buildRuleset, planIdOf, updateRuleset } from './ruleset.ts';
 import { Transaction } from './transaction.ts';
 
 /** Transactions with more operations than this are streamed to the runner (see sync). */
@@ -60,7 +60,8 @@ export class NftablesDataplane implements Dataplane {
     // only the changed ones are diffed: the cost of a sync follows the change, not the number of services.
     const changed = !full && hint.changed !== undefined && settings === this.appliedSettings ? hint.changed : undefined;
     // A full sync allocates endpoint slots afresh; otherwise the kernel's allocation is carried forward.
-    const next = buildRuleset(state, this.families, full ? undefined : prev, changed);
+    const updated = changed !== undefined && prev !== undefined ? updateRuleset(state, this.families, prev, changed) : undefined;
+    const next = updated ?? buildRuleset(state, this.families, full ? undefined : prev);
 
     let tx: Transaction;
     let changedServices: number;
@@ -72,7 +73,8 @@ export class NftablesDataplane implements Dataplane {
       tx = fullTransaction(next, await this.staleObjects(this.needFull || prev === undefined), new Transaction(), indexes);
       changedServices = next.families.reduce((n, f) => n + f.services.size, 0);
     } else {
-      const owners = changed === undefined ? undefined : new Set(this.families.flatMap((f) => [...changed].map((k) => planIdOf(f, k))));
+      // Only an incremental build may restrict the diff to the changed service ports.
+      const owners = updated === undefined || changed === undefined ? undefined : new Set(this.families.flatMap((f) => [...changed].map((k) => planIdOf(f, k))));
       const d = diffTransaction(prev, next, new Transaction(), indexes, owners);
       tx = d.tx;
       changedServices = d.changed.size;

@@ -361,19 +361,38 @@ export const buildRuleset = (
   families: readonly IPFamily[] = [4, 6],
   previous?: Ruleset,
   changed?: ReadonlySet<string>,
-): Ruleset => ({
-  families: families.map((family): FamilyRuleset => {
-    const prev = previous?.families.find((f) => f.family === family);
-    if (prev !== undefined && changed !== undefined) {
-      const updated = updateFamily(state, family, prev, changed);
-      if (updated !== undefined) return updated;
-    }
-    const plans = state.services.filter((p) => p.family === family);
-    const present = new Set(plans.map((p) => p.id));
-    const removed = prev === undefined ? [] : [...prev.services.keys()].filter((id) => !present.has(id));
-    return buildFamily(state, family, prev, plans, removed, LayeredMap.of());
-  }),
-});
+): Ruleset =>
+  (previous !== undefined && changed !== undefined ? updateRuleset(state, families, previous, changed) : undefined) ?? {
+    families: families.map((family): FamilyRuleset => {
+      const prev = previous?.families.find((f) => f.family === family);
+      const plans = state.services.filter((p) => p.family === family);
+      const present = new Set(plans.map((p) => p.id));
+      const removed = prev === undefined ? [] : [...prev.services.keys()].filter((id) => !present.has(id));
+      return buildFamily(state, family, prev, plans, removed, LayeredMap.of());
+    }),
+  };
+
+/**
+ * The ruleset with only the `changed` service ports built again, every other group taken from `previous` — or
+ * undefined when that cannot be right: a family missing from `previous`, or a hint that misses a service port (the
+ * plan count does not add up). Then only a full build (with `previous` for the slots) is correct, and so is only a
+ * diff over every service.
+ */
+export const updateRuleset = (
+  state: DesiredState,
+  families: readonly IPFamily[],
+  previous: Ruleset,
+  changed: ReadonlySet<string>,
+): Ruleset | undefined => {
+  const out: FamilyRuleset[] = [];
+  for (const family of families) {
+    const prev = previous.families.find((f) => f.family === family);
+    const fr = prev === undefined ? undefined : updateFamily(state, family, prev, changed);
+    if (fr === undefined) return undefined;
+    out.push(fr);
+  }
+  return { families: out };
+};
 
 /**
  * Only the plans of `changed` service ports built again; undefined when the result would not hold every plan of the

@@ -139,3 +139,14 @@ test('a slot range handed from a removed service to a new one in the same sync: 
   t.true(script.indexOf('delete element ip switchyard endpoints-tcp-0') < script.indexOf('add element ip switchyard endpoints-tcp-0'));
   t.is(nft.dump(), await freshDump(dp.lastApplied!));
 });
+
+test('a hint that misses a new service port still programs it (the build and the diff fall back to every service)', async (t) => {
+  const nft = new FakeNft();
+  const dp = new NftablesDataplane({ runner: nft, families: [4] });
+  await dp.sync(desired([svc(1, 2)]), { changed: undefined, forceFull: false });
+  const r = await dp.sync(desired([svc(1, 2), svc(2, 3)]), { changed: new Set(), forceFull: false });
+  t.false(r.full);
+  t.is(r.changedServices, 1);
+  t.true(nft.elements('ip', 'switchyard', 'service-ips')!.has('10.96.1.2 . tcp . 80'));
+  t.is(nft.dump(), await freshDump(dp.lastApplied!));
+});
