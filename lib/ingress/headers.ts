@@ -42,6 +42,8 @@ const connectionTokens = (values: readonly string[]): Set<string> => {
   return tokens;
 };
 
+const MOOT_CONNECTION_VALUE = /^\s*keep-alive\s*$/i;
+
 const SANE_REQUEST_ID = /^[\x21-\x7e]{1,200}$/;
 
 export interface ForwardContext {
@@ -126,8 +128,11 @@ export const forwardResponseHeaders = (
   upstream: Readonly<Record<string, string | string[] | undefined>>,
 ): Array<string | string[]> => {
   const connection = upstream['connection'];
+  // `keep-alive` names a header dropped anyway: skip building a token set for the usual answer.
   const listed =
-    connection === undefined ? undefined : connectionTokens(Array.isArray(connection) ? connection : [connection]);
+    connection === undefined || (typeof connection === 'string' && MOOT_CONNECTION_VALUE.test(connection))
+      ? undefined
+      : connectionTokens(Array.isArray(connection) ? connection : [connection]);
   const out: Array<string | string[]> = [];
   for (const name in upstream) {
     const value = upstream[name];

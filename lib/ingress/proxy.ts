@@ -16,7 +16,7 @@ import { SERVER_NAME, clientAddress, forwardRequestHeaders, forwardResponseHeade
 import { matchRoute } from './router.ts';
 import type { Endpoint } from '../model/types.ts';
 import type { RouteTable } from './types.ts';
-import { endpointOrigin, type Balancer, type UpstreamPools } from './upstream.ts';
+import type { Balancer, UpstreamPools } from './upstream.ts';
 
 /** Reported once per request, after the response ended (or the client went away). */
 export interface RequestRecord {
@@ -114,7 +114,8 @@ class Exchange implements Dispatcher.DispatchHandler {
   readonly #path: string;
   readonly #host: string | undefined;
   #backendKey: string | undefined;
-  #endpointName: string | undefined;
+  /** The endpoint of the current (or last) attempt. */
+  #endpoint: Endpoint | undefined;
   #upstreamMs: number | undefined;
   #candidates: readonly Endpoint[] = [];
   #attempt = 0;
@@ -181,10 +182,10 @@ class Exchange implements Dispatcher.DispatchHandler {
 
   #dispatch(): void {
     const ep = this.#candidates[this.#attempt]!;
-    this.#endpointName = ep.family === 6 ? `[${ep.ip}]:${ep.port}` : `${ep.ip}:${ep.port}`;
+    this.#endpoint = ep;
     this.#attemptStarted = performance.now();
     this.controller = undefined;
-    this.#ctx.pools.get(endpointOrigin(ep)).dispatch(
+    this.#ctx.pools.forEndpoint(ep).dispatch(
       {
         path: this.#path,
         method: this.#method as Dispatcher.HttpMethod,
@@ -194,6 +195,12 @@ class Exchange implements Dispatcher.DispatchHandler {
       },
       this,
     );
+  }
+
+  /** `ip:port` of the endpoint tried last (only built for logs and the onRequest record). */
+  #endpointName(): string | undefined {
+    const ep = this.#endpoint;
+    return ep === undefined ? undefined : ep.family === 6 ? `[${ep.ip}]:${ep.port}` : `${ep.ip}:${ep.port}`;
   }
 
   async *#limitedBody(): AsyncGenerator<Buffer> {
@@ -224,7 +231,7 @@ class Exchange implements Dispatcher.DispatchHandler {
         backend: this.#backendKey,
         upstreamMs: this.#upstreamMs,
         durationMs: performance.now() - this.#started,
-        endpoint: this.#endpointName,
+        endpoint: this.#endpointName(),
       });
     }
   }
@@ -262,7 +269,7 @@ class Exchange implements Dispatcher.DispatchHandler {
       // Headers are out: all we can do is cut the connection so the client sees a truncated answer.
       if (error !== CLIENT_GONE) {
         this.#ctx.logger.warn(
-          { endpoint: this.#endpointName, error: describeError(error) },
+          { endpoint: this.#endpointName(), error: describeError(error) },
           'ingress: upstream response broke off',
         );
       }
@@ -277,7 +284,7 @@ class Exchange implements Dispatcher.DispatchHandler {
       !this.#bodyStarted &&
       this.#attempt + 1 < this.#attempts;
     this.#ctx.logger.debug(
-      { endpoint: this.#endpointName, code, retry: retryable },
+      { endpoint: this.#endpointName(), code, retry: retryable },
       'ingress: upstream attempt failed',
     );
     if (retryable) {
@@ -298,7 +305,7 @@ class Exchange implements Dispatcher.DispatchHandler {
         host: this.#host,
         path: this.#path,
         backend: this.#backendKey,
-        endpoint: this.#endpointName,
+        endpoint: this.#endpointName(),
         error: describeError(error),
       },
       `ingress: upstream ${timeout ? 'timed out' : 'failed'}`,

@@ -12,10 +12,16 @@ export const endpointOrigin = (ep: Pick<Endpoint, 'ip' | 'port' | 'family'>): st
 /** Endpoints to try for one request, in order: the round-robin pick first, then the others after it. */
 export class Balancer {
   readonly #next = new Map<string, number>();
+  /** Eligible endpoints per Backend: tables are immutable, so this is computed once per backend and table. */
+  #eligible = new WeakMap<Backend, readonly Endpoint[]>();
 
   candidates(backend: Backend): readonly Endpoint[] {
-    let pool = backend.endpoints.filter((e) => e.ready);
-    if (pool.length === 0) pool = backend.endpoints.filter((e) => e.serving && e.terminating);
+    let pool = this.#eligible.get(backend);
+    if (!pool) {
+      pool = backend.endpoints.filter((e) => e.ready);
+      if (pool.length === 0) pool = backend.endpoints.filter((e) => e.serving && e.terminating);
+      this.#eligible.set(backend, pool);
+    }
     if (pool.length === 0) return pool;
     const key = backend.servicePortKey ?? backend.service;
     const start = (this.#next.get(key) ?? 0) % pool.length;
@@ -50,10 +56,21 @@ export interface PoolOptions {
 
 export class UpstreamPools {
   readonly #pools = new Map<string, Pool>();
+  readonly #origins = new WeakMap<Endpoint, string>();
   readonly #options: PoolOptions;
 
   constructor(options: PoolOptions) {
     this.#options = options;
+  }
+
+  /** The pool for an endpoint of the current table (its origin string is built once per endpoint object). */
+  forEndpoint(ep: Endpoint): Pool {
+    let origin = this.#origins.get(ep);
+    if (origin === undefined) {
+      origin = endpointOrigin(ep);
+      this.#origins.set(ep, origin);
+    }
+    return this.get(origin);
   }
 
   get(origin: string): Pool {
