@@ -56,7 +56,12 @@ export const dataplaneFromConfig = (config: Config, logger: Logger): Dataplane |
     }
     case 'ipvs': {
       const nft = nftables();
-      return new ExclusiveDataplane(ipvs(config), [leftovers('nftables', () => nft.cleanup())], logger);
+      const iptablesMode = iptables();
+      return new ExclusiveDataplane(
+        ipvs(config),
+        [leftovers('nftables', () => nft.cleanup()), leftovers('iptables', () => iptablesMode.cleanupKernelObjects())],
+        logger,
+      );
     }
   }
 };

@@ -259,6 +259,24 @@ export class IptablesDataplane implements Dataplane {
       }
     }
     // The sets outlive neither backend's rules: destroyed once every rule using them is gone.
+    problems.push(...(await this.destroySets()));
+    this.applied = undefined;
+    this.needFull = true;
+    if (problems.length > 0) throw new SwitchyardError('ERR_DATAPLANE_APPLY', `iptables cleanup failed: ${problems.join('; ')}`);
+  }
+
+  /**
+   * Everything of ours except the iptables chains — the hairpin sets: what IPVS mode removes when it takes over a
+   * node, since both modes' chains are `SWITCHYARD-` and its own full sync already deletes the chains it does not
+   * render (and with them every rule that used the sets).
+   */
+  async cleanupKernelObjects(): Promise<void> {
+    const problems = await this.destroySets();
+    if (problems.length > 0) throw new SwitchyardError('ERR_DATAPLANE_APPLY', `iptables set cleanup failed: ${problems.join('; ')}`);
+  }
+
+  private async destroySets(): Promise<string[]> {
+    const problems: string[] = [];
     const exec = this.cleanupExecutors[0] ?? this.executor;
     for (const family of [4, 6] as const) {
       for (const name of [hairpinSetScratch(family), hairpinSet(family)]) {
@@ -271,9 +289,7 @@ export class IptablesDataplane implements Dataplane {
         }
       }
     }
-    this.applied = undefined;
-    this.needFull = true;
-    if (problems.length > 0) throw new SwitchyardError('ERR_DATAPLANE_APPLY', `iptables cleanup failed: ${problems.join('; ')}`);
+    return problems;
   }
 
   private async cleanupTable(exec: IptablesExecutor, family: IPFamily, table: TableName): Promise<void> {

@@ -283,3 +283,18 @@ test('cleanup destroys the hairpin sets once no rule uses them', async (t) => {
   await dp.cleanup();
   t.is((await fake.ipset(['list', '-n'])).stdout, '');
 });
+
+test('cleanupKernelObjects removes only the hairpin sets, and only once no rule uses them (IPVS taking over)', async (t) => {
+  const { fake, dp } = setup();
+  await dp.sync(desired(richServices()), noHint);
+  const chains = async (): Promise<number> => (await fake.save(4, 'nat')).split('\n').filter((l) => l.startsWith(':SWITCHYARD-')).length;
+  const chainsBefore = await chains();
+  t.true(chainsBefore > 0);
+  await t.throwsAsync(dp.cleanupKernelObjects(), { message: /iptables set cleanup failed: .*in use/ });
+  t.is(await chains(), chainsBefore, 'the shared SWITCHYARD- chains are not touched');
+  // Another mode's full sync deletes the chains (and the rules that used the sets); the sets are left to us.
+  await new IptablesDataplane({ executor: fake }).cleanup().catch(() => undefined);
+  await fake.ipset(['create', 'SWITCHYARD-HAIRPIN', 'hash:ip,port,ip']).catch(() => undefined);
+  await dp.cleanupKernelObjects();
+  t.is((await fake.ipset(['list', '-n'])).stdout, '');
+});
