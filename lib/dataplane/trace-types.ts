@@ -2,6 +2,7 @@
  * Mode-neutral packet tracing: every dataplane can evaluate its own rule form against a simulated first packet of
  * a connection, so one packet-flow suite checks them all.
  */
+import { joinHostPort } from '../model/ip.ts';
 import type { Protocol } from '../model/types.ts';
 
 export type PacketOrigin = 'pod' | 'node' | 'external';
@@ -35,3 +36,26 @@ export interface TraceContext {
 }
 
 export type Tracer = (packet: TracePacket) => TraceResult;
+
+/** One way a traced packet can leave the rules: where it goes now, and whether it was DNATed and masqueraded. */
+export interface TracedPath {
+  readonly dst: string;
+  readonly dport: number;
+  readonly dnat: boolean;
+  readonly masq: boolean;
+}
+
+/**
+ * The verdict every tracer reports from the paths a packet can take and the terminal verdicts met on the way:
+ * any DNAT wins (with every endpoint it may pick), then a reject, then a drop; otherwise it is not a service.
+ */
+export const traceVerdict = (paths: readonly TracedPath[], ended: readonly string[]): TraceResult | undefined => {
+  const dnatted = paths.filter((p) => p.dnat);
+  if (dnatted.length > 0) {
+    const endpoints = [...new Set(dnatted.map((p) => joinHostPort(p.dst, p.dport)))].sort();
+    return { verdict: 'dnat', endpoints, masquerade: dnatted.some((p) => p.masq) };
+  }
+  if (ended.includes('reject')) return { verdict: 'reject' };
+  if (ended.includes('drop')) return { verdict: 'drop' };
+  return undefined;
+};

@@ -2,6 +2,8 @@
  * The traffic agent's wire format: newline-delimited JSON over a unix socket, each request carrying an `id` that
  * its response echoes, so one connection carries many requests at once.
  */
+import { joinHostPort } from '../model/ip.ts';
+
 export type AgentRequest =
   | { readonly op: 'http'; readonly url: string; readonly timeoutMs?: number; readonly headers?: Readonly<Record<string, string>>; readonly method?: string; readonly localAddress?: string }
   | { readonly op: 'tcp-connect'; readonly host: string; readonly port: number; readonly timeoutMs?: number }
@@ -35,7 +37,5 @@ export interface EchoHttpBody {
 export interface EchoUdpBody { readonly pod: string; readonly client: string; readonly port: number; readonly payload: string }
 
 /** `::ffff:10.0.0.1` -> `10.0.0.1`; IPv6 addresses get brackets when joined with a port. */
-export const formatEndpoint = (address: string | undefined, port: number | undefined): string => {
-  const ip = (address ?? '').replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/, '');
-  return ip.includes(':') ? `[${ip}]:${port ?? 0}` : `${ip}:${port ?? 0}`;
-};
+export const formatEndpoint = (address: string | undefined, port: number | undefined): string =>
+  joinHostPort((address ?? '').replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/, ''), port ?? 0);

@@ -4,6 +4,7 @@
  */
 import type { IPFamily } from '../../model/types.ts';
 import type { PlannedEndpoint, ServicePlan } from '../../plan/types.ts';
+import { base32Hash } from '../hash.ts';
 
 export const SERVICES = 'SWITCHYARD-SERVICES';
 export const NODEPORTS = 'SWITCHYARD-NODEPORTS';
@@ -26,27 +27,8 @@ export const hairpinSet = (family: IPFamily): string => (family === 4 ? 'SWITCHY
 /** Built by a full sync and swapped in, so the live set is never empty half-way. */
 export const hairpinSetScratch = (family: IPFamily): string => `${hairpinSet(family)}-NEXT`;
 
-const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
-
-const fnv1a = (s: string, seed: number): number => {
-  let h = seed >>> 0;
-  for (let i = 0; i < s.length; i++) {
-    h ^= s.charCodeAt(i);
-    h = Math.imul(h, 0x01000193) >>> 0;
-  }
-  return h >>> 0;
-};
-
 /** 12 base32 characters (60 bits) of hash: collisions are negligible at 100k+ chains. */
-export const chainHash = (s: string): string => {
-  let bits = (BigInt(fnv1a(s, 0x811c9dc5)) << 32n) | BigInt(fnv1a(s, 0x9e3779b9));
-  let out = '';
-  for (let i = 0; i < 12; i++) {
-    out += ALPHABET[Number(bits & 31n)];
-    bits >>= 5n;
-  }
-  return out;
-};
+export const chainHash = (s: string): string => base32Hash(s, 12);
 
 export const serviceChain = (p: ServicePlan): string => `SWITCHYARD-SVC-${chainHash(p.id)}`;
 export const localChain = (p: ServicePlan): string => `SWITCHYARD-SVL-${chainHash(p.id)}`;

@@ -5,7 +5,7 @@
  * It evaluates the rule form (typed tables, e.g. parsed back from the fake kernel) — not DesiredState. Pure.
  */
 import type { IPFamily } from '../../model/types.ts';
-import type { TraceContext, TracePacket, TraceResult, Tracer } from '../trace-types.ts';
+import { traceVerdict, type TraceContext, type TracePacket, type TraceResult, type Tracer } from '../trace-types.ts';
 import { addrMatches, sameAddr } from '../nftables/addr.ts';
 import type { Match, Rule, TableName } from './model.ts';
 import { JUMP_RULES, type Tables } from './rules.ts';
@@ -155,8 +155,6 @@ export class IptablesEvaluator {
   }
 }
 
-export const formatEndpoint = (ip: string, port: number): string => (ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`);
-
 export const traceIptables = (
   tables: Readonly<Partial<Record<IPFamily, Tables<Rule>>>>,
   ctx: TraceContext,
@@ -183,13 +181,8 @@ export const traceIptables = (
       const fwd = hook('nat', 'POSTROUTING', hook('filter', 'FORWARD', pre.filter((p) => !ev.isLocal(p.dst))));
       done = [...local, ...fwd];
     }
-    const dnatted = done.filter((p) => p.dnat);
-    if (dnatted.length > 0) {
-      const endpoints = [...new Set(dnatted.map((p) => formatEndpoint(p.dst, p.dport)))].sort();
-      return { verdict: 'dnat', endpoints, masquerade: dnatted.some((p) => p.masq) };
-    }
-    if (ended.includes('reject')) return { verdict: 'reject' };
-    if (ended.includes('drop')) return { verdict: 'drop' };
+    const verdict = traceVerdict(done, ended);
+    if (verdict) return verdict;
     return { verdict: 'accept' };
   };
 };

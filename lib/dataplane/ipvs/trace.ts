@@ -6,10 +6,10 @@
  * is answered by the local stack with a reset / port unreachable: 'reject'. Pure.
  */
 import type { IPFamily } from '../../model/types.ts';
-import type { TraceContext, TracePacket, TraceResult, Tracer } from '../trace-types.ts';
+import { traceVerdict, type TraceContext, type TracePacket, type TraceResult, type Tracer } from '../trace-types.ts';
 import { addrMatches, sameAddr } from '../nftables/addr.ts';
 import type { Rule, TableName } from '../iptables/model.ts';
-import { formatEndpoint, IptablesEvaluator, type Pkt, type SetLookup } from '../iptables/trace.ts';
+import { IptablesEvaluator, type Pkt, type SetLookup } from '../iptables/trace.ts';
 import { IPVS_JUMP_RULES } from './build.ts';
 import type { IpsetDef, IpvsFamilyState } from './model.ts';
 
@@ -65,13 +65,8 @@ export const traceIpvs = (states: Readonly<Partial<Record<IPFamily, IpvsFamilySt
       const forwarded = hook('filter', 'FORWARD', pre.filter((p) => !isLocal(p.dst)));
       done = [...hook('nat', 'POSTROUTING', local.filter((p) => p.dnat)), ...local.filter((p) => !p.dnat), ...hook('nat', 'POSTROUTING', forwarded)];
     }
-    const dnatted = done.filter((p) => p.dnat);
-    if (dnatted.length > 0) {
-      const endpoints = [...new Set(dnatted.map((p) => formatEndpoint(p.dst, p.dport)))].sort();
-      return { verdict: 'dnat', endpoints, masquerade: dnatted.some((p) => p.masq) };
-    }
-    if (ended.includes('reject')) return { verdict: 'reject' };
-    if (ended.includes('drop')) return { verdict: 'drop' };
+    const verdict = traceVerdict(done, ended);
+    if (verdict) return verdict;
     // Delivered locally to a service address nothing listens on.
     if (done.some((p) => isVip(p.dst))) return { verdict: 'reject' };
     return { verdict: 'accept' };

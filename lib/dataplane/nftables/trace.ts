@@ -4,7 +4,7 @@
  * It evaluates the rule form itself (maps, sets, chains) — not DesiredState. Pure.
  */
 import type { IPFamily } from '../../model/types.ts';
-import type { TraceContext, TracePacket, TraceResult, Tracer } from '../trace-types.ts';
+import { traceVerdict, type TraceContext, type TracePacket, type TraceResult, type Tracer } from '../trace-types.ts';
 import { addrMatches, sameAddr } from './addr.ts';
 import { elementKeyParts, parseVerdict } from './render.ts';
 import { flatten, type FlatTable } from './diff.ts';
@@ -176,7 +176,6 @@ class Evaluator {
   }
 }
 
-const formatEndpoint = (ip: string, port: number): string => (ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`);
 
 export const traceNftables = (ruleset: Ruleset, ctx: TraceContext): Tracer => {
   const evaluators = new Map<IPFamily, Evaluator>(ruleset.families.map((f) => [f.family, new Evaluator(flatten(f), ctx)]));
@@ -200,13 +199,8 @@ export const traceNftables = (ruleset: Ruleset, ctx: TraceContext): Tracer => {
       const fwd = run('postrouting', run('forward', pre.filter((p) => !ev.isLocal(p.dst))));
       done = [...local, ...fwd];
     }
-    const dnatted = done.filter((p) => p.dnat);
-    if (dnatted.length > 0) {
-      const endpoints = [...new Set(dnatted.map((p) => formatEndpoint(p.dst, p.dport)))].sort();
-      return { verdict: 'dnat', endpoints, masquerade: dnatted.some((p) => p.masq) };
-    }
-    if (ended.includes('reject')) return { verdict: 'reject' };
-    if (ended.includes('drop')) return { verdict: 'drop' };
+    const verdict = traceVerdict(done, ended);
+    if (verdict) return verdict;
     return { verdict: 'accept' };
   };
 };
