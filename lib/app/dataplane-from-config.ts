@@ -1,10 +1,12 @@
 /** Chooses the kernel dataplane a Config asks for, and what other modes' leftovers it removes once it runs. */
+import { networkInterfaces } from 'node:os';
 import type { Config } from '../config/types.ts';
 import { ExclusiveDataplane, type Leftovers } from '../dataplane/exclusive.ts';
 import { IptablesDataplane } from '../dataplane/iptables/dataplane.ts';
 import { DetectingIptables, ExecIptables } from '../dataplane/iptables/exec.ts';
 import { IpvsDataplane } from '../dataplane/ipvs/dataplane.ts';
 import { ExecIpvsKernel } from '../dataplane/ipvs/kernel.ts';
+import { DUMMY_INTERFACE } from '../dataplane/ipvs/model.ts';
 import { NftablesDataplane } from '../dataplane/nftables/dataplane.ts';
 import { ExecNftRunner } from '../dataplane/nftables/nft.ts';
 import type { Dataplane } from '../dataplane/types.ts';
@@ -22,12 +24,22 @@ const nftables = (): NftablesDataplane => new NftablesDataplane({ runner: new Ex
 const iptables = (): IptablesDataplane =>
   new IptablesDataplane({ executor: new DetectingIptables({ commands }), cleanupExecutors: everyIptablesBackend() });
 
+/**
+ * This node's addresses, read at each sync (interfaces come and go), for IPVS NodePorts on "every local address":
+ * not the service addresses on IPVS's own dummy interface, not IPv6 link-local ones.
+ */
+const interfaceAddresses = async (): Promise<string[]> =>
+  Object.entries(networkInterfaces())
+    .filter(([name]) => name !== DUMMY_INTERFACE)
+    .flatMap(([, addresses]) => (addresses ?? []).filter((a) => !(a.family === 'IPv6' && a.scopeid)).map((a) => a.address));
+
 const ipvs = (config: Config): IpvsDataplane =>
   new IpvsDataplane({
     kernel: new ExecIpvsKernel({ commands }),
     iptables: new DetectingIptables({ commands }),
     cleanupExecutors: everyIptablesBackend(),
     scheduler: config.ipvs.scheduler,
+    localAddresses: interfaceAddresses,
   });
 
 const leftovers = (mode: string, remove: () => Promise<void>): Leftovers => ({ mode, remove });
