@@ -41,6 +41,8 @@ interface SizeResult {
   readonly coldComputeMs: number;
   readonly coldNftMs: number;
   readonly coldMB: number;
+  /** Chains in the table after the cold sync (nft 1.0.6 loads them all before any command: see the nftables README). */
+  readonly chains: number;
   readonly changeP50: number;
   readonly changeP99: number;
   readonly changeComputeP50: number;
@@ -174,6 +176,10 @@ const measureSize = async (n: number, o: Options): Promise<SizeResult> => {
 
     const cold = await dp.sync(stateOf(services), { changed: undefined, forceFull: false });
     if (!cold.full) throw new Error('first sync was not full');
+    const chains = dp.lastApplied!.families.reduce(
+      (n, f) => n + f.base.chains.length + [...f.services.values()].reduce((m, g) => m + g.chains.length, 0),
+      0,
+    );
     const mem = process.memoryUsage();
     // Started with --expose-gc: what stays once the garbage of the cold sync is collected.
     (globalThis as { gc?: () => void }).gc?.();
@@ -215,6 +221,7 @@ const measureSize = async (n: number, o: Options): Promise<SizeResult> => {
       coldComputeMs: cold.computeMs,
       coldNftMs: cold.applyMs,
       coldMB: cold.bytes / 1e6,
+      chains,
       changeP50: percentile(changeMs, 50),
       changeP99: percentile(changeMs, 99),
       changeComputeP50: percentile(computeMs, 50),
@@ -239,7 +246,7 @@ const medianRow = (runs: readonly SizeResult[]): SizeResult => {
 };
 
 const table = (rows: readonly SizeResult[]): string => {
-  const head = ['services', 'endpoints', 'cold compute ms', 'cold nft ms', 'cold total s', 'script MB', 'change p50 ms', 'change p99 ms', 'change compute p50 ms', 'RSS MiB', 'heap MiB', 'RSS after GC MiB', 'heap after GC MiB', 'connect p50 ms', 'connect p99 ms'];
+  const head = ['services', 'endpoints', 'cold compute ms', 'cold nft ms', 'cold total s', 'script MB', 'chains', 'change p50 ms', 'change p99 ms', 'change compute p50 ms', 'RSS MiB', 'heap MiB', 'RSS after GC MiB', 'heap after GC MiB', 'connect p50 ms', 'connect p99 ms'];
   const body = rows.map((r) => [
     String(r.services),
     String(r.endpoints),
@@ -247,6 +254,7 @@ const table = (rows: readonly SizeResult[]): string => {
     r.coldNftMs.toFixed(0),
     ((r.coldComputeMs + r.coldNftMs) / 1000).toFixed(2),
     r.coldMB.toFixed(1),
+    String(r.chains),
     r.changeP50.toFixed(1),
     r.changeP99.toFixed(1),
     r.changeComputeP50.toFixed(1),

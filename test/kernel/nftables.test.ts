@@ -39,7 +39,11 @@ kernelTest('kernel accepts the full and incremental transactions; nft list shows
   t.regex(v4, /10\.96\.0\.10 \. tcp \. 80 : goto service-GI4LURLZ-default\/web\/tcp\//);
   t.regex(v4, /meta l4proto tcp dnat ip to numgen random mod 2 offset 4 map @endpoints-tcp-0/);
   t.regex(v4, /map endpoints-tcp-0 \{\n\s+typeof numgen random mod 1 : ip daddr \. tcp dport\n\s+elements = \{[^}]*4 : 10\.244\.1\.5 \. 8080,\s+5 : 10\.244\.2\.7 \. 8080/);
-  t.regex(v4, /meta l4proto udp dnat to 10\.244\.2\.9:53/);
+  // Plain ClusterIP services (dns, hairpin, sctp) share one chain per (protocol, endpoint count).
+  t.regex(v4, /10\.96\.0\.53 \. udp \. 53 : goto cluster-udp-1/);
+  t.regex(v4, /chain cluster-udp-1 \{\n\s+dnat ip to ip daddr \. udp dport \. numgen random mod 1 map @cluster-endpoints-udp\n/);
+  t.regex(v4, /map cluster-endpoints-udp \{\n\s+typeof ip daddr \. udp dport \. numgen random mod 1 : ip daddr \. udp dport\n\s+elements = \{ 10\.96\.0\.53 \. 53 \. 0 : 10\.244\.2\.9 \. 53 \}/);
+  t.notRegex(v4, /chain service-\S+-default\/dns\//);
   t.regex(v4, /update @affinity-\S+ \{ ip saddr timeout 3h \}/);
   t.regex(v4, /ip saddr != 203\.0\.113\.0\/24 drop/);
   const v6 = (await runner.listTable('ip6', 'switchyard'))!;
@@ -54,16 +58,23 @@ kernelTest('kernel accepts the full and incremental transactions; nft list shows
   // Maps and rules of other protocols added later, in their own transaction (nft re-reads the maps' typeof).
   next.push(plan({ name: 'new-udp', protocol: 'UDP', clusterIP: '10.96.7.8', port: 53, endpoints: [ep('10.244.3.4', 53), ep('10.244.3.5', 53)] }));
   next.push(plan({ name: 'new-sctp', protocol: 'SCTP', clusterIP: '10.96.7.9', port: 99, endpoints: [ep('10.244.3.4', 99), ep('10.244.3.5', 99)] }));
+  next.push(plan({ name: 'new-udp-np', protocol: 'UDP', clusterIP: '10.96.7.10', port: 53, endpoints: [ep('10.244.3.6', 53), ep('10.244.3.7', 53)], extra: { nodePort: 31053 } }));
   const second = await dp.sync(desired(next), { changed: undefined, forceFull: false });
   t.false(second.full);
-  t.is(second.changedServices, 5);
+  t.is(second.changedServices, 6);
   const after = (await runner.listTable('ip', 'switchyard'))!;
   t.regex(after, /6 : 10\.244\.2\.99 \. 8080/);
   t.regex(after, /dnat ip to numgen random mod 3 offset 4 map @endpoints-tcp-0/);
+  // A NodePort service keeps its own chains and slot maps; plain ClusterIP ones go to new shared chains, whose rules
+  // refer to maps whose typeof nft re-reads from the kernel.
   t.regex(after, /meta l4proto udp dnat ip to numgen random mod 2 map @endpoints-udp-0/);
-  t.regex(after, /meta l4proto sctp dnat ip to numgen random mod 2 map @endpoints-sctp-0/);
+  t.regex(after, /10\.96\.7\.8 \. udp \. 53 : goto cluster-udp-2/);
+  t.regex(after, /chain cluster-udp-2 \{\n\s+dnat ip to ip daddr \. udp dport \. numgen random mod 2 map @cluster-endpoints-udp\n/);
+  t.regex(after, /10\.96\.7\.9 \. sctp \. 99 : goto cluster-sctp-2/);
+  t.regex(after, /chain cluster-sctp-2 \{\n\s+dnat ip to ip daddr \. sctp dport \. numgen random mod 2 map @cluster-endpoints-sctp\n/);
+  t.regex(after, /10\.96\.7\.9 \. 99 \. 1 : 10\.244\.3\.5 \. 99/);
   t.notRegex(after, /sticky/);
-  t.regex(after, /10\.96\.7\.7 \. tcp \. 8000 : goto service-/);
+  t.regex(after, /10\.96\.7\.7 \. tcp \. 8000 : goto cluster-tcp-1/);
 
   // A periodic full resync over an existing table replaces it atomically.
   const third = await dp.sync(desired(next), { changed: undefined, forceFull: true });

@@ -51,6 +51,12 @@ export type Action =
    * endpoint map (slot → address . port). A missing slot makes the rule not match.
    */
   | { readonly a: 'dnatSlots'; readonly proto: L4; readonly map: string; readonly mod: number; readonly offset: number }
+  /**
+   * `meta l4proto tcp dnat ip to ip daddr . tcp dport . numgen random mod N map @cluster-endpoints-tcp`: the rule of a
+   * shared chain `cluster-<proto>-<N>`; the map holds `ClusterIP . port . index : address . port` for every service
+   * using shared chains. A missing element makes the rule not match.
+   */
+  | { readonly a: 'dnatByService'; readonly proto: L4; readonly map: string; readonly mod: number }
   | { readonly a: 'markOr' | 'markXor'; readonly mask: number }
   | { readonly a: 'masquerade' }
   /** `update @set { ip saddr timeout Ns }` */
@@ -80,7 +86,10 @@ export interface SetDef {
   readonly kind: 'set' | 'map';
   readonly key: readonly KeyType[];
   readonly flags: readonly ('interval' | 'dynamic' | 'timeout')[];
-  /** Endpoint maps (slot → address . port of this protocol, DNAT targets); other maps hold verdicts. */
+  /**
+   * Endpoint maps (slot → address . port of this protocol, DNAT targets; key ['slot'], or ['addr', 'port', 'slot']
+   * for the shared `cluster-endpoints-<proto>` maps); other maps hold verdicts.
+   */
   readonly endpointProto?: L4;
 }
 
@@ -108,6 +117,8 @@ export interface ObjectGroup {
   readonly sets: readonly SetDef[];
   /** Elements this group adds to sets (its own or shared ones). */
   readonly elements: readonly ElementRef[];
+  /** The shared chain (`cluster-<proto>-<N>`, part of the fixed group) this service port's ClusterIP goes to, if any. */
+  readonly sharedChain?: string;
 }
 
 /**
@@ -143,6 +154,8 @@ export interface FamilyRuleset {
   readonly services: ReadonlyMap<string, ObjectGroup>;
   /** Slot ranges by selection key (`<plan id>|cluster` / `<plan id>|local`), threaded from one build to the next. */
   readonly slots: SlotTable;
+  /** Shared chains in use (`cluster-<proto>-<N>`) → how many service ports go to each; threaded like `slots`. */
+  readonly shared: ReadonlyMap<string, number>;
 }
 
 export interface Ruleset {

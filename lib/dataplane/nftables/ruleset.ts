@@ -34,7 +34,8 @@ import {
 import { elementKey, renderVerdict, slotKey } from './render.ts';
 import { BASE_OWNER } from './index.ts';
 import { LayeredMap } from './layered-map.ts';
-import { SlotAllocator } from './slots.ts';
+import { placeEndpoints, SlotAllocator } from './slots.ts';
+import { clusterEndpointsMapName, SharedChainCounts, parseSharedChain, sharedChainName } from './shared.ts';
 
 // Fixed object names.
 export const SERVICE_IPS = 'service-ips';
@@ -91,6 +92,7 @@ export const buildBase = (
   settings: FamilySettings,
   masqueradeAll: boolean,
   endpointMaps: readonly { readonly name: string; readonly pool: string }[],
+  shared: { readonly chains: readonly string[]; readonly protos: readonly L4[] } = { chains: [], protos: [] },
 ): ObjectGroup => {
   const clusterCidrs = normalizeCidrs(settings.clusterCIDRs);
   const nodePort = nodePortMatches(family, settings);
@@ -162,6 +164,11 @@ export const buildBase = (
       rules: [rule([{ m: 'addrInSet', field: 'daddr', op: '==', set: CLUSTER_IPS }], verdict(goto(REJECT_CHAIN)))],
     },
     { name: REJECT_CHAIN, rules: [rule([], { a: 'reject', tcpReset: true }), rule([], { a: 'reject', tcpReset: false })] },
+    // Shared DNAT chains of plain ClusterIP services, one per (protocol, endpoint count) in use (see shared.ts).
+    ...shared.chains.map((name): Chain => {
+      const { proto, n } = parseSharedChain(name);
+      return { name, rules: [rule([], { a: 'dnatByService', proto, map: clusterEndpointsMapName(proto), mod: n })] };
+    }),
   ];
 
   // cluster-ips and hairpin-endpoints elements belong to the services that need them (see buildService).
@@ -172,7 +179,10 @@ export const buildBase = (
   const endpointMapDefs = endpointMaps.map(
     (m): SetDef => ({ name: m.name, kind: 'map', key: ['slot'], flags: [], endpointProto: m.pool as L4 }),
   );
-  return { chains, sets: [...setDefs, ...endpointMapDefs], elements };
+  const sharedMapDefs = shared.protos.map(
+    (proto): SetDef => ({ name: clusterEndpointsMapName(proto), kind: 'map', key: ['addr', 'port', 'slot'], flags: [], endpointProto: proto }),
+  );
+  return { chains, sets: [...setDefs, ...endpointMapDefs, ...sharedMapDefs], elements };
 };
 
 const l4 = (p: ServicePlan): L4 => p.protocol.toLowerCase() as L4;
@@ -199,13 +209,28 @@ const selectionUse = (p: ServicePlan): { readonly cluster: boolean; readonly loc
   };
 };
 
+/** Distinct endpoint keys (`address . port`) of a list, in order. */
+const distinctKeys = (eps: readonly PlannedEndpoint[]): string[] => [...new Set(eps.map(endpointKey))];
+
+/**
+ * Whether the ClusterIP goes to a shared `cluster-<proto>-<N>` chain instead of a chain of its own: plain ClusterIP
+ * services only (no external frontend, whose chains need `service-…`; Cluster internal policy; no affinity).
+ */
+const usesSharedChain = (p: ServicePlan): boolean =>
+  p.affinityTimeoutSeconds === undefined &&
+  p.clusterIP !== '' &&
+  p.internalVerdict === 'endpoints' &&
+  !p.internalPolicyLocal &&
+  !selectionUse(p).hasExternal &&
+  p.clusterEndpoints.length > 0;
+
 /** Selections that live in the shared endpoint maps: several endpoints, no affinity (which needs its own chains). */
 const slotSelections = (p: ServicePlan): { key: string; endpoints: string[]; pool: string }[] => {
-  if (p.affinityTimeoutSeconds !== undefined) return [];
+  if (p.affinityTimeoutSeconds !== undefined || usesSharedChain(p)) return [];
   const use = selectionUse(p);
   const out: { key: string; endpoints: string[]; pool: string }[] = [];
   const add = (key: string, eps: readonly PlannedEndpoint[]): void => {
-    const keys = [...new Set(eps.map(endpointKey))];
+    const keys = distinctKeys(eps);
     if (keys.length > 1) out.push({ key, endpoints: keys, pool: l4(p) });
   };
   if (use.cluster) add(clusterSelectionKey(p), p.clusterEndpoints);
@@ -243,8 +268,43 @@ const uniqueEndpoints = (lists: readonly (readonly PlannedEndpoint[])[]): Planne
   return [...seen.values()];
 };
 
-/** Everything one service port contributes: its chains, affinity sets and map elements. */
-export const buildService = (p: ServicePlan, settings: FamilySettings, slotOf: SlotLookup = () => undefined): ObjectGroup => {
+/** The endpoint keys a group holds in a `cluster-endpoints-…` map, by index (the order they were added in). */
+const sharedOrderOf = (g: ObjectGroup | undefined): string[] => {
+  if (g?.sharedChain === undefined) return [];
+  const map = clusterEndpointsMapName(parseSharedChain(g.sharedChain).proto);
+  return g.elements.filter((e) => e.set === map).map((e) => e.value);
+};
+
+/**
+ * A plain ClusterIP service port on a shared chain: its endpoints as `ClusterIP . port . index` elements (endpoints
+ * kept at their index from `previous`, the group the kernel holds, so a change touches few elements), its
+ * ClusterIP element `goto cluster-<proto>-<N>`, and the hairpin and cluster-ips claims every service makes.
+ */
+const buildSharedService = (p: ServicePlan, previous: ObjectGroup | undefined): ObjectGroup => {
+  const proto = l4(p);
+  const elements: ElementRef[] = [];
+  const addElement = (set: string, key: string, value = ''): void => void elements.push({ set, key, value, owner: p.id });
+  const endpoints = placeEndpoints(sharedOrderOf(previous), distinctKeys(p.clusterEndpoints));
+  const map = clusterEndpointsMapName(proto);
+  const chain = sharedChainName(proto, endpoints.length);
+  endpoints.forEach((k, i) => addElement(map, elementKey(p.clusterIP, p.port, slotKey(i)), k));
+  addElement(CLUSTER_IPS, p.clusterIP);
+  for (const ip of new Set([...p.clusterEndpoints, ...p.localEndpoints].map((e) => e.ip))) addElement(HAIRPIN_ENDPOINTS, elementKey(ip, ip));
+  addElement(SERVICE_IPS, elementKey(p.clusterIP, proto, String(p.port)), renderVerdict(goto(chain)));
+  return { chains: [], sets: NO_SETS, elements, sharedChain: chain };
+};
+
+/**
+ * Everything one service port contributes: its chains, affinity sets and map elements. `previous` (its group in the
+ * ruleset the kernel holds) keeps endpoints at their index in the shared maps.
+ */
+export const buildService = (
+  p: ServicePlan,
+  settings: FamilySettings,
+  slotOf: SlotLookup = () => undefined,
+  previous?: ObjectGroup,
+): ObjectGroup => {
+  if (usesSharedChain(p)) return buildSharedService(p, previous);
   const proto = l4(p);
   const chains: Chain[] = [];
   const sets: SetDef[] = [];
@@ -368,7 +428,7 @@ export const buildRuleset = (
       const plans = state.services.filter((p) => p.family === family);
       const present = new Set(plans.map((p) => p.id));
       const removed = prev === undefined ? [] : [...prev.services.keys()].filter((id) => !present.has(id));
-      return buildFamily(state, family, prev, plans, removed, LayeredMap.of());
+      return buildFamily(state, family, prev, plans, removed, LayeredMap.of(), false);
     }),
   };
 
@@ -412,7 +472,7 @@ const updateFamily = (state: DesiredState, family: IPFamily, prev: FamilyRuleset
     const id = planIdOf(family, key);
     if (prev.services.has(id) && !present.has(id)) removed.push(id);
   }
-  const fr = buildFamily(state, family, prev, rebuilt, removed, LayeredMap.derive(prev.services));
+  const fr = buildFamily(state, family, prev, rebuilt, removed, LayeredMap.derive(prev.services), true);
   return fr.services.size === count ? fr : undefined;
 };
 
@@ -423,9 +483,16 @@ const buildFamily = (
   rebuilt: readonly ServicePlan[],
   removed: readonly string[],
   services: LayeredMap<string, ObjectGroup>,
+  incremental: boolean,
 ): FamilyRuleset => {
   const settings = state.families[family];
   const slots = new SlotAllocator(prev?.slots);
+  // Shared-chain usage: carried from `prev` when only some groups are rebuilt, else counted from scratch.
+  const shared = new SharedChainCounts(incremental ? prev?.shared : undefined);
+  if (incremental) {
+    for (const id of removed) shared.add(prev?.services.get(id)?.sharedChain, -1);
+    for (const p of rebuilt) shared.add(prev?.services.get(p.id)?.sharedChain, -1);
+  }
   for (const id of removed) {
     services.delete(id);
     for (const k of selectionKeysOf(id)) slots.free(k);
@@ -442,11 +509,16 @@ const buildFamily = (
   }
   for (const [k, w] of wanted) slots.assign(k, w.endpoints, w.pool);
   const slotOf = (k: string): SlotRange | undefined => slots.get(k);
-  for (const p of rebuilt) services.set(p.id, buildService(p, settings, slotOf));
+  for (const p of rebuilt) {
+    const g = buildService(p, settings, slotOf, prev?.services.get(p.id));
+    services.set(p.id, g);
+    shared.add(g.sharedChain, 1);
+  }
   return {
     family,
-    base: buildBase(family, settings, state.masqueradeAll, slots.mapsInUse()),
+    base: buildBase(family, settings, state.masqueradeAll, slots.mapsInUse(), shared.inUse()),
     services,
     slots: slots.result,
+    shared: shared.result,
   };
 };

@@ -25,7 +25,12 @@ export const endpointMapName = (pool: string, group: number): string => `endpoin
  * Whether `set` is an endpoint map. Its slots are exclusive (a range belongs to one selection), so its elements need
  * no claims: the TableIndex leaves them out and the diff takes them from the changed groups (see diff.ts).
  */
-export const isEndpointMap = (set: string): boolean => set.startsWith('endpoints-');
+export const isEndpointMap = (set: string): boolean => set.startsWith('endpoints-') || set.startsWith(CLUSTER_ENDPOINTS_PREFIX);
+/**
+ * Prefix of the shared `cluster-endpoints-<proto>` maps (ClusterIP . port . index → endpoint, see shared.ts). Their
+ * keys are exclusive too: a (ClusterIP, protocol, port) belongs to one service port.
+ */
+export const CLUSTER_ENDPOINTS_PREFIX = 'cluster-endpoints-';
 const poolOf = (map: string): string => map.slice('endpoints-'.length, map.lastIndexOf('-'));
 
 export const capacityFor = (n: number): number => {
@@ -42,7 +47,7 @@ const fits = (r: SlotRange, n: number): boolean => n <= r.capacity && capacityFo
  * Endpoints in slot order: those already in a slot below `n` stay where they are; the others fill the holes in the
  * order given.
  */
-const placeEndpoints = (previous: readonly string[], wanted: readonly string[]): string[] => {
+export const placeEndpoints = (previous: readonly string[], wanted: readonly string[]): string[] => {
   const n = wanted.length;
   const want = new Set(wanted);
   const slots: (string | undefined)[] = new Array<string | undefined>(n).fill(undefined);

@@ -137,6 +137,24 @@ class Evaluator {
         }
         return missing ? [...out, ...nextRule(p)] : out;
       }
+      case 'dnatByService': {
+        if (p.proto !== a.proto) return nextRule(p);
+        // Key `daddr . dport . index` for index 0…mod-1; a missing element makes the rule not match (as dnatSlots).
+        const byIndex = new Map<string, string>();
+        for (const e of this.t.elements.get(a.map)?.values() ?? []) {
+          const [addr, port, index] = elementKeyParts(e.key);
+          if (port === String(p.dport) && sameAddr(addr!, p.dst)) byIndex.set(index!, e.value);
+        }
+        const out: Outcome[] = [];
+        let missing = false;
+        for (let k = 0; k < a.mod; k++) {
+          const value = byIndex.get(String(k));
+          const d = value === undefined ? undefined : elementKeyParts(value);
+          if (d === undefined) missing = true;
+          else out.push({ kind: 'accept', pkt: { ...p, dst: d[0]!, dport: Number(d[1]), dnat: true } });
+        }
+        return missing ? [...out, ...nextRule(p)] : out;
+      }
       case 'markOr':
         return cont({ ...p, mark: p.mark | a.mask });
       case 'markXor':

@@ -102,7 +102,10 @@ test('a full resync removes objects the kernel holds but the state no longer wan
   const r = await dp2.sync(desired([plan({ name: 'only', clusterIP: '10.96.9.9', port: 80, endpoints: [ep('10.244.1.1', 80)] })]), all);
   t.true(r.full);
   t.notRegex(nft.dump(), /default\/web/);
-  t.regex(nft.dump(), /default\/only/);
+  // A plain ClusterIP service goes to the shared chain for one TCP endpoint.
+  t.regex(nft.dump(), /10\.96\.9\.9 \. tcp \. 80 : goto cluster-tcp-1/);
+  t.regex(nft.dump(), /10\.96\.9\.9 \. 80 \. 0 : 10\.244\.1\.1 \. 80/);
+  t.notRegex(nft.dump(), /chain cluster-tcp-2 /);
 });
 
 test('forceFull rewrites everything', async (t) => {

@@ -8,14 +8,17 @@ import type { Ruleset } from '../../../../lib/dataplane/nftables/model.ts';
 import type { ServicePlan } from '../../../../lib/plan/types.ts';
 import { desired, ep, LOCAL_ADDRESSES, plan } from '../fixtures.ts';
 
-const svc = (i: number, n: number, port = 80, portName = ''): ServicePlan =>
+const svc = (i: number, n: number, port = 80, portName = '', nodePort = 0): ServicePlan =>
   plan({
     name: `s${i}`,
     portName,
     clusterIP: `10.96.1.${i}`,
     port,
     endpoints: Array.from({ length: n }, (_, j) => ep(`10.244.${i}.${j + 1}`, 8080)),
+    extra: { nodePort },
   });
+/** A service with a NodePort: it keeps its own chains and its endpoints live in the slot maps. */
+const svcWithNodePort = (i: number, n: number): ServicePlan => svc(i, n, 80, '', 30000 + i);
 
 const withEndpoints = (p: ServicePlan, endpoints: ServicePlan['clusterEndpoints']): ServicePlan => ({
   ...p,
@@ -32,10 +35,57 @@ const freshDump = async (ruleset: Ruleset): Promise<string> => {
   return k.dump();
 };
 
-test('replacing one endpoint rewrites one slot, no chain', async (t) => {
+test('replacing one endpoint of a plain ClusterIP service rewrites one element of the shared map, no chain', async (t) => {
   const nft = new FakeNft();
   const dp = new NftablesDataplane({ runner: nft, families: [4] });
   const s = [svc(1, 3), svc(2, 3)];
+  await dp.sync(desired(s), { changed: undefined, forceFull: false });
+  t.deepEqual(nft.chain('ip', 'switchyard', 'cluster-tcp-3'), [
+    'meta l4proto tcp dnat ip to ip daddr . tcp dport . numgen random mod 3 map @cluster-endpoints-tcp',
+  ]);
+  t.notRegex(nft.dump(), /chain service-[A-Z0-9]{8}-/);
+  const changed = withEndpoints(s[1]!, [ep('10.244.2.1', 8080), ep('10.244.2.9', 8080), ep('10.244.2.3', 8080)]);
+  const r = await dp.sync(desired([s[0]!, changed]), { changed: new Set([changed.servicePort]), forceFull: false });
+  t.is(r.changedServices, 1);
+  t.deepEqual(nft.applied.at(-1)!.trim().split('\n'), [
+    'delete element ip switchyard cluster-endpoints-tcp { 10.96.1.2 . 80 . 1 }',
+    'delete element ip switchyard hairpin-endpoints { 10.244.2.2 . 10.244.2.2 }',
+    'add element ip switchyard cluster-endpoints-tcp { 10.96.1.2 . 80 . 1 : 10.244.2.9 . 8080 }',
+    'add element ip switchyard hairpin-endpoints { 10.244.2.9 . 10.244.2.9 }',
+  ]);
+});
+
+test('removing one endpoint of a plain ClusterIP service: one element out, the ClusterIP moves to the shared chain for N-1', async (t) => {
+  const nft = new FakeNft();
+  const dp = new NftablesDataplane({ runner: nft, families: [4] });
+  const s = [svc(1, 3), svc(2, 3)];
+  await dp.sync(desired(s), { changed: undefined, forceFull: false });
+  const changed = withEndpoints(s[1]!, [ep('10.244.2.1', 8080), ep('10.244.2.3', 8080)]);
+  await dp.sync(desired([s[0]!, changed]), { changed: new Set([changed.servicePort]), forceFull: false });
+  // The last endpoint takes the freed index; cluster-tcp-2 is new, cluster-tcp-3 stays for s1.
+  t.deepEqual(nft.applied.at(-1)!.trim().split('\n'), [
+    'add chain ip switchyard cluster-tcp-2',
+    'add rule ip switchyard cluster-tcp-2 meta l4proto tcp dnat ip to ip daddr . tcp dport . numgen random mod 2 map @cluster-endpoints-tcp',
+    'delete element ip switchyard cluster-endpoints-tcp { 10.96.1.2 . 80 . 1, 10.96.1.2 . 80 . 2 }',
+    'delete element ip switchyard hairpin-endpoints { 10.244.2.2 . 10.244.2.2 }',
+    'delete element ip switchyard service-ips { 10.96.1.2 . tcp . 80 }',
+    'add element ip switchyard cluster-endpoints-tcp { 10.96.1.2 . 80 . 1 : 10.244.2.3 . 8080 }',
+    'add element ip switchyard service-ips { 10.96.1.2 . tcp . 80 : goto cluster-tcp-2 }',
+  ]);
+  // The last user of cluster-tcp-3 goes: the chain is deleted after the element pointing at it.
+  const s0 = withEndpoints(s[0]!, [ep('10.244.1.1', 8080), ep('10.244.1.2', 8080)]);
+  await dp.sync(desired([s0, changed]), { changed: new Set([s0.servicePort]), forceFull: false });
+  const last = nft.applied.at(-1)!;
+  t.regex(last, /delete chain ip switchyard cluster-tcp-3$/m);
+  t.true(last.indexOf('delete chain ip switchyard cluster-tcp-3') > last.indexOf('add element ip switchyard service-ips { 10.96.1.1 . tcp . 80 : goto cluster-tcp-2 }'));
+  t.is(nft.chain('ip', 'switchyard', 'cluster-tcp-3'), undefined);
+  t.is(nft.dump(), await freshDump(dp.lastApplied!));
+});
+
+test('replacing one endpoint of a NodePort service rewrites one slot, no chain', async (t) => {
+  const nft = new FakeNft();
+  const dp = new NftablesDataplane({ runner: nft, families: [4] });
+  const s = [svcWithNodePort(1, 3), svcWithNodePort(2, 3)];
   await dp.sync(desired(s), { changed: undefined, forceFull: false });
   const changed = withEndpoints(s[1]!, [ep('10.244.2.1', 8080), ep('10.244.2.9', 8080), ep('10.244.2.3', 8080)]);
   const r = await dp.sync(desired([s[0]!, changed]), { changed: new Set([changed.servicePort]), forceFull: false });
@@ -64,17 +114,22 @@ test('two ports share a ClusterIP and endpoint IPs: removing one port keeps the 
   t.is(nft.elements('ip', 'switchyard', 'endpoints-tcp-0'), undefined); // the emptied endpoint map is deleted
 });
 
-test('a slot missing from the endpoint map makes the tracer fall through, as the kernel lookup does', (t) => {
-  const rs = buildRuleset(desired([svc(1, 2)]), [4]);
-  const fr = rs.families[0]!;
-  const g = fr.services.get('4/default/s1:')!;
-  const broken: Ruleset = {
-    families: [{ ...fr, services: new Map([['4/default/s1:', { ...g, elements: g.elements.filter((e) => e.key !== '1') }]]) }],
-  };
-  const trace = traceNftables(broken, { localAddresses: LOCAL_ADDRESSES });
-  const r = trace({ from: 'pod', src: '10.244.9.9', dst: '10.96.1.1', dport: 80, proto: 'TCP' });
-  t.deepEqual(r, { verdict: 'dnat', endpoints: ['10.244.1.1:8080'], masquerade: false });
-});
+for (const [kind, service, missingKey] of [
+  ['slot map (NodePort service)', svcWithNodePort(1, 2), '1'],
+  ['shared map (plain ClusterIP service)', svc(1, 2), '10.96.1.1 . 80 . 1'],
+] as const) {
+  test(`an element missing from the ${kind} makes the tracer fall through, as the kernel lookup does`, (t) => {
+    const rs = buildRuleset(desired([service]), [4]);
+    const fr = rs.families[0]!;
+    const g = fr.services.get('4/default/s1:')!;
+    const kept = g.elements.filter((e) => e.key !== missingKey);
+    t.is(kept.length, g.elements.length - 1);
+    const broken: Ruleset = { families: [{ ...fr, services: new Map([['4/default/s1:', { ...g, elements: kept }]]) }] };
+    const trace = traceNftables(broken, { localAddresses: LOCAL_ADDRESSES });
+    const r = trace({ from: 'pod', src: '10.244.9.9', dst: '10.96.1.1', dport: 80, proto: 'TCP' });
+    t.deepEqual(r, { verdict: 'dnat', endpoints: ['10.244.1.1:8080'], masquerade: false });
+  });
+}
 
 /** Deterministic pseudo-random numbers. */
 const rng = (seed: number) => () => {
@@ -128,10 +183,10 @@ for (const seed of [1, 2, 3]) {
 test('a slot range handed from a removed service to a new one in the same sync: old elements out, new ones in', async (t) => {
   const nft = new FakeNft();
   const dp = new NftablesDataplane({ runner: nft, families: [4] });
-  await dp.sync(desired([svc(1, 2), svc(2, 2)]), { changed: undefined, forceFull: false });
+  await dp.sync(desired([svcWithNodePort(1, 2), svcWithNodePort(2, 2)]), { changed: undefined, forceFull: false });
   t.deepEqual([...nft.elements('ip', 'switchyard', 'endpoints-tcp-0')!.keys()].sort(), ['0', '1', '2', '3']);
-  const s3 = svc(3, 2);
-  const r = await dp.sync(desired([svc(2, 2), s3]), { changed: new Set([svc(1, 2).servicePort, s3.servicePort]), forceFull: false });
+  const s3 = svcWithNodePort(3, 2);
+  const r = await dp.sync(desired([svcWithNodePort(2, 2), s3]), { changed: new Set([svc(1, 2).servicePort, s3.servicePort]), forceFull: false });
   t.false(r.full);
   const script = nft.applied.at(-1)!;
   t.regex(script, /delete element ip switchyard endpoints-tcp-0 \{ 0, 1 \}/);
