@@ -36,10 +36,18 @@ kernelTest('kernel accepts the full and incremental transactions; nft list shows
   t.true(first.full);
   const v4 = (await runner.listTable('ip', 'switchyard'))!;
   t.regex(v4, /chain nat-prerouting \{\n\s+type nat hook prerouting priority dstnat; policy accept;/);
-  t.regex(v4, /10\.96\.0\.10 \. tcp \. 80 : goto service-GI4LURLZ-default\/web\/tcp\//);
-  t.regex(v4, /meta l4proto tcp dnat ip to numgen random mod 2 offset 4 map @endpoints-tcp-0/);
-  t.regex(v4, /map endpoints-tcp-0 \{\n\s+typeof numgen random mod 1 : ip daddr \. tcp dport\n\s+elements = \{[^}]*4 : 10\.244\.1\.5 \. 8080,\s+5 : 10\.244\.2\.7 \. 8080/);
-  // Plain ClusterIP services (dns, hairpin, sctp) share one chain per (protocol, endpoint count).
+  // Services on Cluster policies without affinity (web, lb, dns, hairpin, sctp) share chains per (kind, protocol,
+  // endpoint count); web's NodePort goes through the shared chain that marks for masquerade.
+  t.regex(v4, /10\.96\.0\.10 \. tcp \. 80 : goto cluster-tcp-2/);
+  t.regex(v4, /tcp \. 30080 : goto nodeport-tcp-2/);
+  t.regex(v4, /chain nodeport-tcp-2 \{\n\s+jump mark-for-masquerade\n\s+dnat ip to tcp dport \. numgen random mod 2 map @nodeport-endpoints-tcp\n/);
+  t.regex(v4, /map nodeport-endpoints-tcp \{\n\s+typeof tcp dport \. numgen random mod 1 : ip daddr \. tcp dport\n/);
+  t.regex(v4, /30080 \. 1 : 10\.244\.2\.7 \. 8080/);
+  t.regex(v4, /198\.51\.100\.1 \. 443 \. 1 : 10\.244\.2\.8 \. 8443/);
+  t.notRegex(v4, /chain \S+-default\/web\//);
+  // eTP Local keeps its own chains and slot maps.
+  t.regex(v4, /chain service-NNKFHFFP-default\/local\/tcp\/ \{\n\s+meta l4proto tcp dnat ip to numgen random mod 2 map @endpoints-tcp-0\n/);
+  t.regex(v4, /map endpoints-tcp-0 \{\n\s+typeof numgen random mod 1 : ip daddr \. tcp dport\n\s+elements = \{ 0 : 10\.244\.1\.7 \. 80,\s+1 : 10\.244\.2\.10 \. 80/);
   t.regex(v4, /10\.96\.0\.53 \. udp \. 53 : goto cluster-udp-1/);
   t.regex(v4, /chain cluster-udp-1 \{\n\s+dnat ip to ip daddr \. udp dport \. numgen random mod 1 map @cluster-endpoints-udp\n/);
   t.regex(v4, /map cluster-endpoints-udp \{\n\s+typeof ip daddr \. udp dport \. numgen random mod 1 : ip daddr \. udp dport\n\s+elements = \{ 10\.96\.0\.53 \. 53 \. 0 : 10\.244\.2\.9 \. 53 \}/);
@@ -47,8 +55,9 @@ kernelTest('kernel accepts the full and incremental transactions; nft list shows
   t.regex(v4, /update @affinity-\S+ \{ ip saddr timeout 3h \}/);
   t.regex(v4, /ip saddr != 203\.0\.113\.0\/24 drop/);
   const v6 = (await runner.listTable('ip6', 'switchyard'))!;
-  t.regex(v6, /fd00:96::10 \. tcp \. 80 : goto service-/);
-  t.regex(v6, /dnat ip6 to numgen random mod 2 map @endpoints-tcp-0/);
+  t.regex(v6, /fd00:96::10 \. tcp \. 80 : goto cluster-tcp-2/);
+  t.regex(v6, /dnat ip6 to ip6 daddr \. tcp dport \. numgen random mod 2 map @cluster-endpoints-tcp/);
+  t.regex(v6, /fd00:96::10 \. 80 \. 1 : fd00:244::7 \. 8080/);
 
   // Incremental: web gains an endpoint, sticky disappears, a new service appears.
   const next = richServices()
@@ -58,14 +67,16 @@ kernelTest('kernel accepts the full and incremental transactions; nft list shows
   // Maps and rules of other protocols added later, in their own transaction (nft re-reads the maps' typeof).
   next.push(plan({ name: 'new-udp', protocol: 'UDP', clusterIP: '10.96.7.8', port: 53, endpoints: [ep('10.244.3.4', 53), ep('10.244.3.5', 53)] }));
   next.push(plan({ name: 'new-sctp', protocol: 'SCTP', clusterIP: '10.96.7.9', port: 99, endpoints: [ep('10.244.3.4', 99), ep('10.244.3.5', 99)] }));
-  next.push(plan({ name: 'new-udp-np', protocol: 'UDP', clusterIP: '10.96.7.10', port: 53, endpoints: [ep('10.244.3.6', 53), ep('10.244.3.7', 53)], extra: { nodePort: 31053 } }));
+  next.push(plan({ name: 'new-udp-local', protocol: 'UDP', clusterIP: '10.96.7.10', port: 53, endpoints: [ep('10.244.3.6', 53, true), ep('10.244.3.7', 53, true)], extra: { nodePort: 31053, externalPolicyLocal: true } }));
   const second = await dp.sync(desired(next), { changed: undefined, forceFull: false });
   t.false(second.full);
   t.is(second.changedServices, 6);
   const after = (await runner.listTable('ip', 'switchyard'))!;
-  t.regex(after, /6 : 10\.244\.2\.99 \. 8080/);
-  t.regex(after, /dnat ip to numgen random mod 3 offset 4 map @endpoints-tcp-0/);
-  // A NodePort service keeps its own chains and slot maps; plain ClusterIP ones go to new shared chains, whose rules
+  t.regex(after, /10\.96\.0\.10 \. 80 \. 2 : 10\.244\.2\.99 \. 8080/);
+  t.regex(after, /30080 \. 2 : 10\.244\.2\.99 \. 8080/);
+  t.regex(after, /10\.96\.0\.10 \. tcp \. 80 : goto cluster-tcp-3/);
+  t.regex(after, /chain cluster-tcp-3 \{\n\s+dnat ip to ip daddr \. tcp dport \. numgen random mod 3 map @cluster-endpoints-tcp\n/);
+  // An eTP Local service keeps its own chains and slot maps; the others go to new shared chains, whose rules
   // refer to maps whose typeof nft re-reads from the kernel.
   t.regex(after, /meta l4proto udp dnat ip to numgen random mod 2 map @endpoints-udp-0/);
   t.regex(after, /10\.96\.7\.8 \. udp \. 53 : goto cluster-udp-2/);
@@ -111,11 +122,14 @@ kernelTest('scale: 10k services x 10 endpoints apply; one change sends only that
   const partial = await dp.sync(desired(changed), { changed: new Set([changed[42]!.servicePort]), forceFull: false });
   t.log(`partial sync (1 service): compute ${partial.computeMs.toFixed(1)} ms, apply ${partial.applyMs.toFixed(1)} ms, ${partial.bytes} bytes`);
   t.is(partial.changedServices, 1);
-  t.true(partial.bytes < 1000);
+  // Elements only: one endpoint out of the ClusterIP and NodePort maps, both verdicts pointed at the chains for 9.
+  t.true(partial.bytes < 1500);
   const listed = (await runner.listTable('ip', 'switchyard'))!;
-  t.regex(listed, /chain service-\S+-scale\/svc-42\/tcp\/ \{\n\s+meta l4proto tcp dnat ip to numgen random mod 9 /);
+  t.regex(listed, /10\.96\.0\.42 \. tcp \. 80 : goto cluster-tcp-9/);
+  t.regex(listed, /tcp \. 30042 : goto nodeport-tcp-9/);
+  t.notRegex(listed, /chain (service|external)-[A-Z0-9]{8}-/);
   const resync = await dp.sync(desired(changed), { changed: undefined, forceFull: true });
   t.log(`forced full resync over existing table: compute ${resync.computeMs.toFixed(0)} ms, apply ${resync.applyMs.toFixed(0)} ms`);
   // A full resync allocates endpoint slots afresh, so the text may differ; the service must still be programmed.
-  t.regex((await runner.listTable('ip', 'switchyard'))!, /chain service-\S+-scale\/svc-42\/tcp\/ \{\n\s+meta l4proto tcp dnat ip to numgen random mod 9 /);
+  t.regex((await runner.listTable('ip', 'switchyard'))!, /10\.96\.0\.42 \. tcp \. 80 : goto cluster-tcp-9/);
 });

@@ -52,11 +52,12 @@ export type Action =
    */
   | { readonly a: 'dnatSlots'; readonly proto: L4; readonly map: string; readonly mod: number; readonly offset: number }
   /**
-   * `meta l4proto tcp dnat ip to ip daddr . tcp dport . numgen random mod N map @cluster-endpoints-tcp`: the rule of a
-   * shared chain `cluster-<proto>-<N>`; the map holds `ClusterIP . port . index : address . port` for every service
+   * `meta l4proto tcp dnat ip to ip daddr . tcp dport . numgen random mod N map @cluster-endpoints-tcp` (byAddress)
+   * or `… dnat ip to tcp dport . numgen random mod N map @nodeport-endpoints-tcp`: the rule of a shared chain (see
+   * shared.ts); the map holds `address . port . index` (or `port . index`) → `address . port` for every service
    * using shared chains. A missing element makes the rule not match.
    */
-  | { readonly a: 'dnatByService'; readonly proto: L4; readonly map: string; readonly mod: number }
+  | { readonly a: 'dnatShared'; readonly proto: L4; readonly map: string; readonly mod: number; readonly byAddress: boolean }
   | { readonly a: 'markOr' | 'markXor'; readonly mask: number }
   | { readonly a: 'masquerade' }
   /** `update @set { ip saddr timeout Ns }` */
@@ -87,8 +88,8 @@ export interface SetDef {
   readonly key: readonly KeyType[];
   readonly flags: readonly ('interval' | 'dynamic' | 'timeout')[];
   /**
-   * Endpoint maps (slot → address . port of this protocol, DNAT targets; key ['slot'], or ['addr', 'port', 'slot']
-   * for the shared `cluster-endpoints-<proto>` maps); other maps hold verdicts.
+   * Endpoint maps (slot → address . port of this protocol, DNAT targets; key ['slot'], or ['addr', 'port', 'slot'] /
+   * ['port', 'slot'] for the maps of shared chains, see shared.ts); other maps hold verdicts.
    */
   readonly endpointProto?: L4;
 }
@@ -117,8 +118,8 @@ export interface ObjectGroup {
   readonly sets: readonly SetDef[];
   /** Elements this group adds to sets (its own or shared ones). */
   readonly elements: readonly ElementRef[];
-  /** The shared chain (`cluster-<proto>-<N>`, part of the fixed group) this service port's ClusterIP goes to, if any. */
-  readonly sharedChain?: string;
+  /** The shared chains (`cluster-tcp-3`…, part of the fixed group, see shared.ts) this service port's elements point at. */
+  readonly sharedChains?: readonly string[];
 }
 
 /**
@@ -154,7 +155,7 @@ export interface FamilyRuleset {
   readonly services: ReadonlyMap<string, ObjectGroup>;
   /** Slot ranges by selection key (`<plan id>|cluster` / `<plan id>|local`), threaded from one build to the next. */
   readonly slots: SlotTable;
-  /** Shared chains in use (`cluster-<proto>-<N>`) → how many service ports go to each; threaded like `slots`. */
+  /** Shared chains in use (`cluster-tcp-3`…) → how many service ports point at each; threaded like `slots`. */
   readonly shared: ReadonlyMap<string, number>;
 }
 

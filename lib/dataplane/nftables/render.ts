@@ -67,9 +67,10 @@ export const renderAction = (a: Action, family: IPFamily): string => {
       const offset = a.offset === 0 ? '' : ` offset ${a.offset}`;
       return `meta l4proto ${a.proto} dnat ${ipKw(family)} to numgen random mod ${a.mod}${offset} map @${a.map}`;
     }
-    case 'dnatByService': {
+    case 'dnatShared': {
       const ip = ipKw(family);
-      return `meta l4proto ${a.proto} dnat ${ip} to ${ip} daddr . ${a.proto} dport . numgen random mod ${a.mod} map @${a.map}`;
+      const addr = a.byAddress ? `${ip} daddr . ` : '';
+      return `meta l4proto ${a.proto} dnat ${ip} to ${addr}${a.proto} dport . numgen random mod ${a.mod} map @${a.map}`;
     }
     case 'markOr':
       return `meta mark set meta mark | ${hex(a.mask)}`;
@@ -106,7 +107,8 @@ export const renderSetBody = (s: SetDef, family: IPFamily): string => {
     // A plain integer key type is refused against numgen, hence typeof; one protocol per map (see slots.ts).
     if (s.key.length > 1) {
       const dst = `${ipKw(family)} daddr . ${s.endpointProto} dport`;
-      return `{ typeof ${dst} . numgen random mod 1 : ${dst} ; }`;
+      const key = s.key.length === 3 ? dst : `${s.endpointProto} dport`;
+      return `{ typeof ${key} . numgen random mod 1 : ${dst} ; }`;
     }
     return `{ typeof numgen random mod 1 : ${ipKw(family)} daddr . ${s.endpointProto} dport ; }`;
   }

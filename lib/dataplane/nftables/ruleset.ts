@@ -35,7 +35,15 @@ import { elementKey, renderVerdict, slotKey } from './render.ts';
 import { BASE_OWNER } from './index.ts';
 import { LayeredMap } from './layered-map.ts';
 import { placeEndpoints, SlotAllocator } from './slots.ts';
-import { clusterEndpointsMapName, SharedChainCounts, parseSharedChain, sharedChainName } from './shared.ts';
+import {
+  clusterEndpointsMapName,
+  nodePortEndpointsMapName,
+  parseSharedChain,
+  SharedChainCounts,
+  sharedChainName,
+  sharedMapOf,
+  type SharedInUse,
+} from './shared.ts';
 
 // Fixed object names.
 export const SERVICE_IPS = 'service-ips';
@@ -92,7 +100,7 @@ export const buildBase = (
   settings: FamilySettings,
   masqueradeAll: boolean,
   endpointMaps: readonly { readonly name: string; readonly pool: string }[],
-  shared: { readonly chains: readonly string[]; readonly protos: readonly L4[] } = { chains: [], protos: [] },
+  shared: SharedInUse = { chains: [], maps: [] },
 ): ObjectGroup => {
   const clusterCidrs = normalizeCidrs(settings.clusterCIDRs);
   const nodePort = nodePortMatches(family, settings);
@@ -164,10 +172,12 @@ export const buildBase = (
       rules: [rule([{ m: 'addrInSet', field: 'daddr', op: '==', set: CLUSTER_IPS }], verdict(goto(REJECT_CHAIN)))],
     },
     { name: REJECT_CHAIN, rules: [rule([], { a: 'reject', tcpReset: true }), rule([], { a: 'reject', tcpReset: false })] },
-    // Shared DNAT chains of plain ClusterIP services, one per (protocol, endpoint count) in use (see shared.ts).
+    // Shared DNAT chains, one per (kind, protocol, endpoint count) in use (see shared.ts). External traffic under
+    // the Cluster policy is masqueraded, as the per-service external chain does.
     ...shared.chains.map((name): Chain => {
-      const { proto, n } = parseSharedChain(name);
-      return { name, rules: [rule([], { a: 'dnatByService', proto, map: clusterEndpointsMapName(proto), mod: n })] };
+      const { kind, proto, n } = parseSharedChain(name);
+      const dnat = rule([], { a: 'dnatShared', proto, map: sharedMapOf(kind, proto), mod: n, byAddress: kind !== 'nodeport' });
+      return { name, rules: kind === 'cluster' ? [dnat] : [rule([], jump(MARK_FOR_MASQ)), dnat] };
     }),
   ];
 
@@ -179,8 +189,8 @@ export const buildBase = (
   const endpointMapDefs = endpointMaps.map(
     (m): SetDef => ({ name: m.name, kind: 'map', key: ['slot'], flags: [], endpointProto: m.pool as L4 }),
   );
-  const sharedMapDefs = shared.protos.map(
-    (proto): SetDef => ({ name: clusterEndpointsMapName(proto), kind: 'map', key: ['addr', 'port', 'slot'], flags: [], endpointProto: proto }),
+  const sharedMapDefs = shared.maps.map(
+    (m): SetDef => ({ name: m.name, kind: 'map', key: m.byAddress ? ['addr', 'port', 'slot'] : ['port', 'slot'], flags: [], endpointProto: m.proto }),
   );
   return { chains, sets: [...setDefs, ...endpointMapDefs, ...sharedMapDefs], elements };
 };
@@ -213,16 +223,17 @@ const selectionUse = (p: ServicePlan): { readonly cluster: boolean; readonly loc
 const distinctKeys = (eps: readonly PlannedEndpoint[]): string[] => [...new Set(eps.map(endpointKey))];
 
 /**
- * Whether the ClusterIP goes to a shared `cluster-<proto>-<N>` chain instead of a chain of its own: plain ClusterIP
- * services only (no external frontend, whose chains need `service-…`; Cluster internal policy; no affinity).
+ * Whether the service port uses shared chains (see shared.ts) instead of chains of its own: every frontend picks
+ * among all cluster endpoints (Cluster internal and external policies), no affinity. Local policies and affinity
+ * need per-service rules.
  */
 const usesSharedChain = (p: ServicePlan): boolean =>
   p.affinityTimeoutSeconds === undefined &&
   p.clusterIP !== '' &&
   p.internalVerdict === 'endpoints' &&
   !p.internalPolicyLocal &&
-  !selectionUse(p).hasExternal &&
-  p.clusterEndpoints.length > 0;
+  p.clusterEndpoints.length > 0 &&
+  (!selectionUse(p).hasExternal || (p.externalVerdict === 'endpoints' && !p.externalPolicyLocal));
 
 /** Selections that live in the shared endpoint maps: several endpoints, no affinity (which needs its own chains). */
 const slotSelections = (p: ServicePlan): { key: string; endpoints: string[]; pool: string }[] => {
@@ -269,29 +280,64 @@ const uniqueEndpoints = (lists: readonly (readonly PlannedEndpoint[])[]): Planne
 };
 
 /** The endpoint keys a group holds in a `cluster-endpoints-…` map, by index (the order they were added in). */
-const sharedOrderOf = (g: ObjectGroup | undefined): string[] => {
-  if (g?.sharedChain === undefined) return [];
-  const map = clusterEndpointsMapName(parseSharedChain(g.sharedChain).proto);
-  return g.elements.filter((e) => e.set === map).map((e) => e.value);
+const sharedOrderOf = (g: ObjectGroup | undefined, proto: L4, clusterIP: string): string[] => {
+  if (g?.sharedChains === undefined) return [];
+  const map = clusterEndpointsMapName(proto);
+  const prefix = `${clusterIP} . `;
+  return g.elements.filter((e) => e.set === map && e.key.startsWith(prefix)).map((e) => e.value);
 };
 
+/** `firewall-…`: drops load-balancer traffic from outside loadBalancerSourceRanges (reached from firewall-ips). */
+const firewallChain = (p: ServicePlan): Chain => ({
+  name: firewallChainName(p),
+  rules: [rule([{ m: 'addr', field: 'saddr', op: '!=', values: normalizeCidrs(p.loadBalancerSourceRanges) }], verdict({ v: 'drop' }))],
+});
+
 /**
- * A plain ClusterIP service port on a shared chain: its endpoints as `ClusterIP . port . index` elements (endpoints
- * kept at their index from `previous`, the group the kernel holds, so a change touches few elements), its
- * ClusterIP element `goto cluster-<proto>-<N>`, and the hairpin and cluster-ips claims every service makes.
+ * A service port on shared chains: its endpoints as `address . port . index` elements for the ClusterIP and each
+ * external/load-balancer IP and `nodePort . index` elements (endpoints kept at their index from `previous`, the
+ * group the kernel holds, so a change touches few elements); verdict elements `goto cluster-/external-/nodeport-
+ * <proto>-<N>`; the hairpin and cluster-ips claims every service makes; its own firewall chain, if any.
  */
 const buildSharedService = (p: ServicePlan, previous: ObjectGroup | undefined): ObjectGroup => {
   const proto = l4(p);
+  const port = String(p.port);
   const elements: ElementRef[] = [];
+  const sharedChains: string[] = [];
   const addElement = (set: string, key: string, value = ''): void => void elements.push({ set, key, value, owner: p.id });
-  const endpoints = placeEndpoints(sharedOrderOf(previous), distinctKeys(p.clusterEndpoints));
-  const map = clusterEndpointsMapName(proto);
-  const chain = sharedChainName(proto, endpoints.length);
-  endpoints.forEach((k, i) => addElement(map, elementKey(p.clusterIP, p.port, slotKey(i)), k));
+  const endpoints = placeEndpoints(sharedOrderOf(previous, proto, p.clusterIP), distinctKeys(p.clusterEndpoints));
+  const n = endpoints.length;
+  const byAddress = clusterEndpointsMapName(proto);
+  const use = (chain: string): string => {
+    sharedChains.push(chain);
+    return renderVerdict(goto(chain));
+  };
+  const frontend = (ip: string, target: string): void => {
+    endpoints.forEach((k, i) => addElement(byAddress, elementKey(ip, port, slotKey(i)), k));
+    addElement(SERVICE_IPS, elementKey(ip, proto, port), target);
+  };
+  frontend(p.clusterIP, use(sharedChainName('cluster', proto, n)));
   addElement(CLUSTER_IPS, p.clusterIP);
   for (const ip of new Set([...p.clusterEndpoints, ...p.localEndpoints].map((e) => e.ip))) addElement(HAIRPIN_ENDPOINTS, elementKey(ip, ip));
-  addElement(SERVICE_IPS, elementKey(p.clusterIP, proto, String(p.port)), renderVerdict(goto(chain)));
-  return { chains: [], sets: NO_SETS, elements, sharedChain: chain };
+
+  const chains: Chain[] = [];
+  const externalIPs = [...new Set([...p.externalIPs, ...p.loadBalancerIPs])];
+  if (externalIPs.length > 0) {
+    const target = use(sharedChainName('external', proto, n));
+    for (const ip of externalIPs) frontend(ip, target);
+  }
+  if (p.nodePort !== 0) {
+    const map = nodePortEndpointsMapName(proto);
+    endpoints.forEach((k, i) => addElement(map, elementKey(p.nodePort, slotKey(i)), k));
+    addElement(SERVICE_NODEPORTS, elementKey(proto, p.nodePort), use(sharedChainName('nodeport', proto, n)));
+  }
+  if (p.loadBalancerIPs.length > 0 && p.loadBalancerSourceRanges.length > 0) {
+    const fw = firewallChain(p);
+    chains.push(fw);
+    const toFirewall = renderVerdict(goto(fw.name));
+    for (const ip of new Set(p.loadBalancerIPs)) addElement(FIREWALL_IPS, elementKey(ip, proto, port), toFirewall);
+  }
+  return { chains, sets: NO_SETS, elements, sharedChains };
 };
 
 /**
@@ -392,12 +438,9 @@ export const buildService = (
       addElement(npMap, elementKey(proto, p.nodePort), externalVerdict);
     }
     if (p.loadBalancerIPs.length > 0 && p.loadBalancerSourceRanges.length > 0) {
-      const fw = firewallChainName(p);
-      const toFirewall = renderVerdict(goto(fw));
-      chains.push({
-        name: fw,
-        rules: [rule([{ m: 'addr', field: 'saddr', op: '!=', values: normalizeCidrs(p.loadBalancerSourceRanges) }], verdict({ v: 'drop' }))],
-      });
+      const fw = firewallChain(p);
+      const toFirewall = renderVerdict(goto(fw.name));
+      chains.push(fw);
       for (const ip of new Set(p.loadBalancerIPs)) {
         addElement(FIREWALL_IPS, elementKey(ip, proto, port), toFirewall);
       }
@@ -490,8 +533,8 @@ const buildFamily = (
   // Shared-chain usage: carried from `prev` when only some groups are rebuilt, else counted from scratch.
   const shared = new SharedChainCounts(incremental ? prev?.shared : undefined);
   if (incremental) {
-    for (const id of removed) shared.add(prev?.services.get(id)?.sharedChain, -1);
-    for (const p of rebuilt) shared.add(prev?.services.get(p.id)?.sharedChain, -1);
+    for (const id of removed) shared.add(prev?.services.get(id)?.sharedChains, -1);
+    for (const p of rebuilt) shared.add(prev?.services.get(p.id)?.sharedChains, -1);
   }
   for (const id of removed) {
     services.delete(id);
@@ -512,7 +555,7 @@ const buildFamily = (
   for (const p of rebuilt) {
     const g = buildService(p, settings, slotOf, prev?.services.get(p.id));
     services.set(p.id, g);
-    shared.add(g.sharedChain, 1);
+    shared.add(g.sharedChains, 1);
   }
   return {
     family,

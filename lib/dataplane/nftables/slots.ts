@@ -25,12 +25,7 @@ export const endpointMapName = (pool: string, group: number): string => `endpoin
  * Whether `set` is an endpoint map. Its slots are exclusive (a range belongs to one selection), so its elements need
  * no claims: the TableIndex leaves them out and the diff takes them from the changed groups (see diff.ts).
  */
-export const isEndpointMap = (set: string): boolean => set.startsWith('endpoints-') || set.startsWith(CLUSTER_ENDPOINTS_PREFIX);
-/**
- * Prefix of the shared `cluster-endpoints-<proto>` maps (ClusterIP . port . index → endpoint, see shared.ts). Their
- * keys are exclusive too: a (ClusterIP, protocol, port) belongs to one service port.
- */
-export const CLUSTER_ENDPOINTS_PREFIX = 'cluster-endpoints-';
+export const isEndpointMap = (set: string): boolean => set.startsWith('endpoints-');
 const poolOf = (map: string): string => map.slice('endpoints-'.length, map.lastIndexOf('-'));
 
 export const capacityFor = (n: number): number => {

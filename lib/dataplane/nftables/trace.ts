@@ -137,13 +137,15 @@ class Evaluator {
         }
         return missing ? [...out, ...nextRule(p)] : out;
       }
-      case 'dnatByService': {
+      case 'dnatShared': {
         if (p.proto !== a.proto) return nextRule(p);
-        // Key `daddr . dport . index` for index 0…mod-1; a missing element makes the rule not match (as dnatSlots).
+        // Key `daddr . dport . index` (or `dport . index`) for index 0…mod-1; a missing element makes the rule not
+        // match (as dnatSlots).
         const byIndex = new Map<string, string>();
         for (const e of this.t.elements.get(a.map)?.values() ?? []) {
-          const [addr, port, index] = elementKeyParts(e.key);
-          if (port === String(p.dport) && sameAddr(addr!, p.dst)) byIndex.set(index!, e.value);
+          const parts = elementKeyParts(e.key);
+          const [addr, port, index] = a.byAddress ? parts : [undefined, ...parts];
+          if (port === String(p.dport) && (addr === undefined || sameAddr(addr, p.dst))) byIndex.set(index!, e.value);
         }
         const out: Outcome[] = [];
         let missing = false;

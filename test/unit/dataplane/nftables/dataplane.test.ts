@@ -42,13 +42,25 @@ for (const changed of [undefined, new Set(['default/web:'])]) {
     t.is(r.changedServices, 1);
     const script = nft.applied.at(-1)!;
     const lines = script.trim().split('\n');
+    // web (ClusterIP + NodePort, Cluster policies) is on shared chains: 2 → 3 endpoints adds the chains for 3 (no
+    // service had 3 endpoints), one endpoint element per frontend, and points its verdict elements at them.
     t.deepEqual(lines, [
-      'flush chain ip switchyard service-GI4LURLZ-default/web/tcp/',
-      // 2 → 3 endpoints outgrows the 2-slot range at 4: the 4-slot range at 4 (freed room included) keeps slots 4, 5.
-      'add rule ip switchyard service-GI4LURLZ-default/web/tcp/ meta l4proto tcp dnat ip to numgen random mod 3 offset 4 map @endpoints-tcp-0',
-      'add element ip switchyard endpoints-tcp-0 { 6 : 10.244.2.99 . 8080 }',
+      'add chain ip switchyard cluster-tcp-3',
+      'add chain ip switchyard nodeport-tcp-3',
+      'add rule ip switchyard cluster-tcp-3 meta l4proto tcp dnat ip to ip daddr . tcp dport . numgen random mod 3 map @cluster-endpoints-tcp',
+      'add rule ip switchyard nodeport-tcp-3 jump mark-for-masquerade',
+      'add rule ip switchyard nodeport-tcp-3 meta l4proto tcp dnat ip to tcp dport . numgen random mod 3 map @nodeport-endpoints-tcp',
+      'delete element ip switchyard service-ips { 10.96.0.10 . tcp . 80 }',
+      'delete element ip switchyard service-nodeports { tcp . 30080 }',
+      'add element ip switchyard cluster-endpoints-tcp { 10.96.0.10 . 80 . 2 : 10.244.2.99 . 8080 }',
+      'add element ip switchyard service-ips { 10.96.0.10 . tcp . 80 : goto cluster-tcp-3 }',
       'add element ip switchyard hairpin-endpoints { 10.244.2.99 . 10.244.2.99 }',
+      'add element ip switchyard nodeport-endpoints-tcp { 30080 . 2 : 10.244.2.99 . 8080 }',
+      'add element ip switchyard service-nodeports { tcp . 30080 : goto nodeport-tcp-3 }',
     ]);
+    // cluster-tcp-2 and nodeport-tcp-2 stay: lb still uses them.
+    t.truthy(nft.chain('ip', 'switchyard', 'cluster-tcp-2'));
+    t.truthy(nft.chain('ip', 'switchyard', 'nodeport-tcp-2'));
     const trace = traceNftables(dp.lastApplied!, { localAddresses: LOCAL_ADDRESSES });
     t.deepEqual(trace({ from: 'pod', src: '10.244.1.20', dst: '10.96.0.10', dport: 80, proto: 'TCP' }), {
       verdict: 'dnat',
@@ -58,19 +70,44 @@ for (const changed of [undefined, new Set(['default/web:'])]) {
   });
 }
 
+const withLocal = (endpoints: ReturnType<typeof ep>[]) =>
+  richServices().map((p) => (p.name === 'local' ? { ...p, clusterEndpoints: endpoints, localEndpoints: endpoints.filter((e) => e.isLocal), internalVerdict: 'reject' as const, externalVerdict: 'reject' as const } : p));
+
 test('a service losing its endpoints moves to the reject map and its chains go away after their references', async (t) => {
   const { nft, dp } = await setup();
-  await dp.sync(desired(withWeb([])), { changed: new Set(['default/web:']), forceFull: false });
+  // 'local' (eTP Local) has chains of its own: service-, local- and external-.
+  await dp.sync(desired(withLocal([])), { changed: new Set(['default/local:']), forceFull: false });
   const lines = nft.applied.at(-1)!.trim().split('\n');
   const idx = (re: RegExp) => lines.findIndex((l) => re.test(l));
-  t.true(idx(/^delete element ip switchyard service-ips \{ 10\.96\.0\.10 \. tcp \. 80 \}/) >= 0);
-  t.true(idx(/^add element ip switchyard no-endpoint-services \{ 10\.96\.0\.10 \. tcp \. 80 : goto reject-chain \}/) >= 0);
-  t.true(idx(/^add element ip switchyard no-endpoint-nodeports \{ tcp \. 30080 : goto reject-chain \}/) >= 0);
-  const del = idx(/^delete chain ip switchyard service-GI4LURLZ/);
-  t.true(del > idx(/^delete element ip switchyard service-ips/));
-  t.true(del > idx(/^flush chain ip switchyard service-GI4LURLZ/));
-  t.is(nft.chain('ip', 'switchyard', 'service-GI4LURLZ-default/web/tcp/'), undefined);
-  t.is(nft.chain('ip', 'switchyard', 'external-GI4LURLZ-default/web/tcp/'), undefined);
+  t.true(idx(/^delete element ip switchyard service-ips \{ 10\.96\.0\.40 \. tcp \. 80, 198\.51\.100\.4 \. tcp \. 80 \}/) >= 0);
+  t.true(idx(/^add element ip switchyard no-endpoint-services \{ 10\.96\.0\.40 \. tcp \. 80 : goto reject-chain, 198\.51\.100\.4 \. tcp \. 80 : goto reject-chain \}/) >= 0);
+  t.true(idx(/^add element ip switchyard no-endpoint-nodeports \{ tcp \. 30040 : goto reject-chain \}/) >= 0);
+  for (const prefix of ['service', 'local', 'external']) {
+    const name = `${prefix}-NNKFHFFP-default/local/tcp/`;
+    const del = lines.indexOf(`delete chain ip switchyard ${name}`);
+    t.true(del > idx(/^delete element ip switchyard service-ips/), name);
+    t.true(del > lines.indexOf(`flush chain ip switchyard ${name}`), name);
+    t.is(nft.chain('ip', 'switchyard', name), undefined);
+  }
+});
+
+test('a service on shared chains losing its endpoints: its elements go, the chains no one uses any more go after them', async (t) => {
+  const { nft, dp } = await setup();
+  await dp.sync(desired(withWeb([ep('10.244.1.5', 8080, true), ep('10.244.2.7', 8080), ep('10.244.2.99', 8080)])), { changed: new Set(['default/web:']), forceFull: false });
+  await dp.sync(desired(withWeb([])), { changed: new Set(['default/web:']), forceFull: false });
+  t.deepEqual(nft.applied.at(-1)!.trim().split('\n'), [
+    'delete element ip switchyard cluster-endpoints-tcp { 10.96.0.10 . 80 . 0, 10.96.0.10 . 80 . 1, 10.96.0.10 . 80 . 2 }',
+    'delete element ip switchyard service-ips { 10.96.0.10 . tcp . 80 }',
+    'delete element ip switchyard hairpin-endpoints { 10.244.2.7 . 10.244.2.7, 10.244.2.99 . 10.244.2.99 }',
+    'delete element ip switchyard nodeport-endpoints-tcp { 30080 . 0, 30080 . 1, 30080 . 2 }',
+    'delete element ip switchyard service-nodeports { tcp . 30080 }',
+    'add element ip switchyard no-endpoint-services { 10.96.0.10 . tcp . 80 : goto reject-chain }',
+    'add element ip switchyard no-endpoint-nodeports { tcp . 30080 : goto reject-chain }',
+    'flush chain ip switchyard cluster-tcp-3',
+    'flush chain ip switchyard nodeport-tcp-3',
+    'delete chain ip switchyard cluster-tcp-3',
+    'delete chain ip switchyard nodeport-tcp-3',
+  ]);
 });
 
 test('a removed service (with affinity) leaves no chains, sets or elements behind', async (t) => {
@@ -92,7 +129,8 @@ test('a failed apply leaves the kernel unchanged and forces a full sync next', a
   nft.failWhen = undefined;
   const r = await dp.sync(desired(withWeb([ep('10.244.9.9', 1)])), all);
   t.true(r.full);
-  t.regex(nft.chain('ip', 'switchyard', 'service-GI4LURLZ-default/web/tcp/')!.join('\n'), /10\.244\.9\.9:1/);
+  t.is(nft.elements('ip', 'switchyard', 'cluster-endpoints-tcp')!.get('10.96.0.10 . 80 . 0'), '10.244.9.9 . 1');
+  t.is(nft.elements('ip', 'switchyard', 'service-ips')!.get('10.96.0.10 . tcp . 80'), 'goto cluster-tcp-1');
 });
 
 test('a full resync removes objects the kernel holds but the state no longer wants', async (t) => {

@@ -8,17 +8,17 @@ import type { Ruleset } from '../../../../lib/dataplane/nftables/model.ts';
 import type { ServicePlan } from '../../../../lib/plan/types.ts';
 import { desired, ep, LOCAL_ADDRESSES, plan } from '../fixtures.ts';
 
-const svc = (i: number, n: number, port = 80, portName = '', nodePort = 0): ServicePlan =>
+const svc = (i: number, n: number, port = 80, portName = '', extra: Partial<ServicePlan> = {}): ServicePlan =>
   plan({
     name: `s${i}`,
     portName,
     clusterIP: `10.96.1.${i}`,
     port,
     endpoints: Array.from({ length: n }, (_, j) => ep(`10.244.${i}.${j + 1}`, 8080)),
-    extra: { nodePort },
+    extra,
   });
-/** A service with a NodePort: it keeps its own chains and its endpoints live in the slot maps. */
-const svcWithNodePort = (i: number, n: number): ServicePlan => svc(i, n, 80, '', 30000 + i);
+/** A NodePort service with externalTrafficPolicy Local: it keeps its own chains and its endpoints live in the slot maps. */
+const svcLocalPolicy = (i: number, n: number): ServicePlan => svc(i, n, 80, '', { nodePort: 30000 + i, externalPolicyLocal: true });
 
 const withEndpoints = (p: ServicePlan, endpoints: ServicePlan['clusterEndpoints']): ServicePlan => ({
   ...p,
@@ -67,8 +67,8 @@ test('removing one endpoint of a plain ClusterIP service: one element out, the C
     'add chain ip switchyard cluster-tcp-2',
     'add rule ip switchyard cluster-tcp-2 meta l4proto tcp dnat ip to ip daddr . tcp dport . numgen random mod 2 map @cluster-endpoints-tcp',
     'delete element ip switchyard cluster-endpoints-tcp { 10.96.1.2 . 80 . 1, 10.96.1.2 . 80 . 2 }',
-    'delete element ip switchyard hairpin-endpoints { 10.244.2.2 . 10.244.2.2 }',
     'delete element ip switchyard service-ips { 10.96.1.2 . tcp . 80 }',
+    'delete element ip switchyard hairpin-endpoints { 10.244.2.2 . 10.244.2.2 }',
     'add element ip switchyard cluster-endpoints-tcp { 10.96.1.2 . 80 . 1 : 10.244.2.3 . 8080 }',
     'add element ip switchyard service-ips { 10.96.1.2 . tcp . 80 : goto cluster-tcp-2 }',
   ]);
@@ -82,10 +82,10 @@ test('removing one endpoint of a plain ClusterIP service: one element out, the C
   t.is(nft.dump(), await freshDump(dp.lastApplied!));
 });
 
-test('replacing one endpoint of a NodePort service rewrites one slot, no chain', async (t) => {
+test('replacing one endpoint of a service with its own chains (eTP Local) rewrites one slot, no chain', async (t) => {
   const nft = new FakeNft();
   const dp = new NftablesDataplane({ runner: nft, families: [4] });
-  const s = [svcWithNodePort(1, 3), svcWithNodePort(2, 3)];
+  const s = [svcLocalPolicy(1, 3), svcLocalPolicy(2, 3)];
   await dp.sync(desired(s), { changed: undefined, forceFull: false });
   const changed = withEndpoints(s[1]!, [ep('10.244.2.1', 8080), ep('10.244.2.9', 8080), ep('10.244.2.3', 8080)]);
   const r = await dp.sync(desired([s[0]!, changed]), { changed: new Set([changed.servicePort]), forceFull: false });
@@ -115,7 +115,7 @@ test('two ports share a ClusterIP and endpoint IPs: removing one port keeps the 
 });
 
 for (const [kind, service, missingKey] of [
-  ['slot map (NodePort service)', svcWithNodePort(1, 2), '1'],
+  ['slot map (eTP Local service)', svcLocalPolicy(1, 2), '1'],
   ['shared map (plain ClusterIP service)', svc(1, 2), '10.96.1.1 . 80 . 1'],
 ] as const) {
   test(`an element missing from the ${kind} makes the tracer fall through, as the kernel lookup does`, (t) => {
@@ -183,10 +183,10 @@ for (const seed of [1, 2, 3]) {
 test('a slot range handed from a removed service to a new one in the same sync: old elements out, new ones in', async (t) => {
   const nft = new FakeNft();
   const dp = new NftablesDataplane({ runner: nft, families: [4] });
-  await dp.sync(desired([svcWithNodePort(1, 2), svcWithNodePort(2, 2)]), { changed: undefined, forceFull: false });
+  await dp.sync(desired([svcLocalPolicy(1, 2), svcLocalPolicy(2, 2)]), { changed: undefined, forceFull: false });
   t.deepEqual([...nft.elements('ip', 'switchyard', 'endpoints-tcp-0')!.keys()].sort(), ['0', '1', '2', '3']);
-  const s3 = svcWithNodePort(3, 2);
-  const r = await dp.sync(desired([svcWithNodePort(2, 2), s3]), { changed: new Set([svc(1, 2).servicePort, s3.servicePort]), forceFull: false });
+  const s3 = svcLocalPolicy(3, 2);
+  const r = await dp.sync(desired([svcLocalPolicy(2, 2), s3]), { changed: new Set([svc(1, 2).servicePort, s3.servicePort]), forceFull: false });
   t.false(r.full);
   const script = nft.applied.at(-1)!;
   t.regex(script, /delete element ip switchyard endpoints-tcp-0 \{ 0, 1 \}/);
@@ -203,5 +203,22 @@ test('a hint that misses a new service port still programs it (the build and the
   t.false(r.full);
   t.is(r.changedServices, 1);
   t.true(nft.elements('ip', 'switchyard', 'service-ips')!.has('10.96.1.2 . tcp . 80'));
+  t.is(nft.dump(), await freshDump(dp.lastApplied!));
+});
+
+test('two services given the same ClusterIP and port (bad input): the first by id wins every key, syncs stay consistent', async (t) => {
+  const nft = new FakeNft();
+  const dp = new NftablesDataplane({ runner: nft, families: [4] });
+  const a = { ...svc(1, 3), clusterIP: '10.96.1.9' };
+  const b = { ...svc(2, 2), clusterIP: '10.96.1.9' };
+  await dp.sync(desired([a, b]), { changed: undefined, forceFull: false });
+  const packet = { from: 'pod', src: '10.244.200.1', dst: '10.96.1.9', dport: 80, proto: 'TCP' } as const;
+  const endpointsOf = (p: ServicePlan) => ({ verdict: 'dnat', endpoints: p.clusterEndpoints.map((e) => `${e.ip}:${e.port}`).sort(), masquerade: false });
+  t.deepEqual(traceNftables(dp.lastApplied!, { localAddresses: LOCAL_ADDRESSES })(packet), endpointsOf(a));
+  t.is(nft.elements('ip', 'switchyard', 'service-ips')!.get('10.96.1.9 . tcp . 80'), 'goto cluster-tcp-3');
+  // The first one goes: the second one takes over the keys, in an incremental sync.
+  const r = await dp.sync(desired([b]), { changed: new Set([a.servicePort]), forceFull: false });
+  t.false(r.full);
+  t.deepEqual(traceNftables(dp.lastApplied!, { localAddresses: LOCAL_ADDRESSES })(packet), endpointsOf(b));
   t.is(nft.dump(), await freshDump(dp.lastApplied!));
 });
