@@ -81,7 +81,7 @@ function* valuesOf<K, V>(entries: Iterable<[K, V]>): Generator<V, void, undefine
 type Stale = ReadonlyMap<IPFamily, { readonly chains: readonly string[]; readonly sets: readonly { name: string; kind: 'set' | 'map' }[] }>;
 
 /**
- * Full sync: `add table` + `flush table` + `flush set` for each set empties everything atomically in the same
+ * Full sync: `add table` + `flush table` + `flush set` for each set we fill empties everything atomically in the same
  * transaction that refills it, so the old rules serve until the commit. Chains and sets that exist in the kernel but are no longer
  * wanted (`stale`, from a listing or the last applied ruleset) are deleted last, once nothing refers to them.
  * `indexes`, when given, receives the index of each family's new table.
@@ -95,8 +95,10 @@ export const fullTransaction = (ruleset: Ruleset, stale: Stale = new Map(), tx: 
     tx.flush(f, { kind: 'table' });
     for (const s of ix.sets.values()) tx.add(f, { kind: 'set', set: s });
     // `flush table` empties chains only: sets and maps keep their elements, and re-adding a key with another value
-    // would fail ("File exists"). Each set is flushed right after it is declared (so it surely exists).
-    for (const s of ix.sets.values()) tx.flush(f, { kind: 'set', set: s });
+    // would fail ("File exists"). Each set is flushed right after it is declared (so it surely exists) — except the
+    // dynamic ones: the packet path fills those (ClientIP affinity), we never add to them, and flushing them would
+    // forget every client's endpoint at each periodic full resync.
+    for (const s of ix.sets.values()) if (!s.flags.includes('dynamic')) tx.flush(f, { kind: 'set', set: s });
     for (const c of ix.chains.values()) tx.add(f, { kind: 'chain', chain: c });
     for (const c of ix.chains.values()) tx.add(f, { kind: 'rules', chain: c });
     const byMap = endpointMapElements(fr);

@@ -146,6 +146,19 @@ test('a full resync removes objects the kernel holds but the state no longer wan
   t.notRegex(nft.dump(), /chain cluster-tcp-2 /);
 });
 
+test('a full resync keeps ClientIP affinity: the dynamic sets the packet path fills are not flushed', async (t) => {
+  const { nft, dp } = await setup();
+  const affinitySet = /set (affinity-\S+) \{/.exec(nft.dump())?.[1];
+  if (affinitySet === undefined) return t.fail('the fixture has a service with sessionAffinity');
+  // What the kernel does when a client is sent to this endpoint: `update @affinity-… { ip saddr timeout … }`.
+  await nft.run(`add element ip switchyard ${affinitySet} { 10.244.7.7 }\n`);
+  const r = await dp.sync(desired(richServices()), { changed: new Set(), forceFull: true });
+  t.true(r.full);
+  t.true(nft.elements('ip', 'switchyard', affinitySet)!.has('10.244.7.7'), 'the client keeps its endpoint');
+  t.regex(nft.applied.at(-1)!, /flush set ip switchyard cluster-ips/, 'sets we fill are still flushed and refilled');
+  t.notRegex(nft.applied.at(-1)!, new RegExp(`flush set ip switchyard ${affinitySet}`));
+});
+
 test('forceFull rewrites everything', async (t) => {
   const { dp } = await setup();
   const r = await dp.sync(desired(richServices()), { changed: new Set(), forceFull: true });
