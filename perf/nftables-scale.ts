@@ -15,15 +15,13 @@
  */
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { ProcessRunner } from '../lib/exec/command.ts';
 import { NftablesDataplane } from '../lib/dataplane/nftables/dataplane.ts';
 import { ExecNftRunner } from '../lib/dataplane/nftables/nft.ts';
-import type { DesiredState, PlannedEndpoint, ServicePlan } from '../lib/plan/types.ts';
+import {
+  IP, PROBE_ID, changeEndpoints, commands, connectLatencies, createNetns, makeServices, medianOf, percentile, run, stateOf,
+} from './scale-support.ts';
 
-const IP = '/usr/sbin/ip';
-const PROBE = fileURLToPath(new URL('./netns-probe.ts', import.meta.url));
 const SELF = fileURLToPath(import.meta.url);
-const commands = new ProcessRunner();
 
 interface Options {
   sizes: number[];
@@ -35,7 +33,7 @@ interface Options {
   semiSpace: number | undefined;
 }
 
-interface SizeResult {
+type SizeResult = {
   readonly services: number;
   readonly endpoints: number;
   readonly coldComputeMs: number;
@@ -52,7 +50,7 @@ interface SizeResult {
   readonly heapAfterGcMiB: number;
   readonly connectP50: number;
   readonly connectP99: number;
-}
+};
 
 const parseArgs = (argv: readonly string[]): Options & { child: boolean } => {
   const o: Options & { child: boolean } = { sizes: [1000, 10_000, 30_000], endpoints: 10, changes: 50, connects: 200, runs: 1, semiSpace: undefined, child: false };
@@ -70,101 +68,6 @@ const parseArgs = (argv: readonly string[]): Options & { child: boolean } => {
   }
   if (o.sizes.some((n) => !Number.isInteger(n) || n < 1 || n > 60_000)) throw new Error('--sizes: integers 1…60000');
   return o;
-};
-
-const run = async (argv: readonly string[], input?: string): Promise<string> => {
-  const r = await commands.run(argv, { input, timeoutMs: 120_000 });
-  if (r.code !== 0) throw new Error(`${argv.join(' ')} failed (exit ${r.code}): ${r.stderr.trim()}`);
-  return r.stdout;
-};
-
-const percentile = (xs: readonly number[], p: number): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]!;
-};
-
-const PROBE_IP = '10.100.0.1';
-const NODE_ADDR = '10.250.0.1';
-const ENDPOINT_ADDR = '10.250.0.2';
-const PROBE_PORTS = [8080, 8081];
-
-const plan = (i: number, endpoints: readonly PlannedEndpoint[], clusterIP: string): ServicePlan => ({
-  id: `4/scale/svc-${i}:`,
-  servicePort: `scale/svc-${i}:`,
-  namespace: 'scale',
-  name: `svc-${i}`,
-  portName: '',
-  family: 4,
-  protocol: 'TCP',
-  clusterIP,
-  port: 80,
-  nodePort: i < 2000 ? 30000 + i : 0,
-  externalIPs: [],
-  loadBalancerIPs: [],
-  loadBalancerSourceRanges: [],
-  affinityTimeoutSeconds: undefined,
-  internalPolicyLocal: false,
-  externalPolicyLocal: false,
-  clusterEndpoints: endpoints,
-  localEndpoints: [],
-  internalVerdict: endpoints.length > 0 ? 'endpoints' : 'reject',
-  externalVerdict: endpoints.length > 0 ? 'endpoints' : 'reject',
-  healthCheckNodePort: 0,
-});
-
-const fakeEndpoint = (i: number, j: number): PlannedEndpoint => ({
-  ip: `10.${128 + ((i >> 8) % 64)}.${i & 255}.${j + 1}`,
-  port: 8080,
-  isLocal: false,
-});
-
-/** N services: svc-0 is the probe (its endpoints listen in the endpoint netns), the rest point at nothing. */
-const makeServices = (n: number, perService: number): ServicePlan[] => {
-  const out: ServicePlan[] = [plan(0, PROBE_PORTS.map((port) => ({ ip: ENDPOINT_ADDR, port, isLocal: false })), PROBE_IP)];
-  for (let i = 1; i < n; i++) {
-    const eps = Array.from({ length: perService }, (_, j) => fakeEndpoint(i, j));
-    out.push(plan(i, eps, `10.${96 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}`));
-  }
-  return out.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-};
-
-const stateOf = (services: readonly ServicePlan[]): DesiredState => ({
-  nodeName: 'perf-node',
-  masqueradeAll: false,
-  families: {
-    4: { clusterCIDRs: ['10.244.0.0/16'], nodePortAddresses: [NODE_ADDR], nodePortOnAllLocal: false },
-    6: { clusterCIDRs: [], nodePortAddresses: [], nodePortOnAllLocal: false },
-  },
-  services,
-});
-
-/** Node netns + endpoint netns joined by a veth pair; ClusterIPs routed towards the endpoint side. */
-const createNetns = async (tag: string): Promise<{ node: string; ep: string; remove: () => Promise<void> }> => {
-  const node = `sy-perf-${tag}-n`;
-  const ep = `sy-perf-${tag}-e`;
-  const created: string[] = [];
-  const remove = async (): Promise<void> => {
-    for (const ns of created.reverse()) await commands.run([IP, 'netns', 'del', ns]);
-  };
-  try {
-    for (const ns of [node, ep]) {
-      await run([IP, 'netns', 'add', ns]);
-      created.push(ns);
-    }
-    const inNode = [IP, 'netns', 'exec', node, IP];
-    const inEp = [IP, 'netns', 'exec', ep, IP];
-    await run([...inNode, 'link', 'add', 'veth-n', 'type', 'veth', 'peer', 'name', 'veth-e', 'netns', ep]);
-    await run([...inNode, 'addr', 'add', `${NODE_ADDR}/24`, 'dev', 'veth-n']);
-    await run([...inEp, 'addr', 'add', `${ENDPOINT_ADDR}/24`, 'dev', 'veth-e']);
-    for (const cmd of [inNode, inEp]) await run([...cmd, 'link', 'set', 'lo', 'up']);
-    await run([...inNode, 'link', 'set', 'veth-n', 'up']);
-    await run([...inEp, 'link', 'set', 'veth-e', 'up']);
-    await run([...inNode, 'route', 'add', '10.96.0.0/12', 'dev', 'veth-n']);
-    return { node, ep, remove };
-  } catch (e) {
-    await remove();
-    throw e;
-  }
 };
 
 const measureSize = async (n: number, o: Options): Promise<SizeResult> => {
@@ -191,11 +94,8 @@ const measureSize = async (n: number, o: Options): Promise<SizeResult> => {
     for (let k = 0; k < o.changes; k++) {
       const idx = 1 + ((k * 7919) % (services.length - 1));
       const p = services[idx]!;
-      if (p.id === '4/scale/svc-0:') continue;
-      const eps = [...p.clusterEndpoints];
-      if (k % 3 === 0) eps[k % eps.length] = { ...eps[k % eps.length]!, ip: `10.200.${k & 255}.${(k >> 8) + 1}` };
-      else if (k % 3 === 1) eps.pop();
-      else eps.push({ ip: `10.201.${k & 255}.${(k >> 8) + 1}`, port: 8080, isLocal: false });
+      if (p.id === PROBE_ID) continue;
+      const eps = changeEndpoints(p, k);
       const t0 = performance.now();
       services = services.map((q, i) => (i === idx ? { ...q, clusterEndpoints: eps } : q));
       const r = await dp.sync(stateOf(services), { changed: new Set([p.servicePort]), forceFull: false });
@@ -205,14 +105,7 @@ const measureSize = async (n: number, o: Options): Promise<SizeResult> => {
     }
 
     // First-packet connect latency to the probe service's ClusterIP.
-    const listener = commands.run(
-      [IP, 'netns', 'exec', ns.ep, process.execPath, PROBE, 'listen', PROBE_PORTS.join(','), String(o.connects + 1), '60000'],
-      { timeoutMs: 70_000 },
-    );
-    const client = await run([IP, 'netns', 'exec', ns.node, process.execPath, PROBE, 'connect', PROBE_IP, '80', String(o.connects), '5000']);
-    const accepted = await listener;
-    const connects = JSON.parse(client) as number[];
-    if (Number(accepted.stdout) < o.connects) throw new Error(`listener saw ${accepted.stdout} connections, expected ${o.connects}`);
+    const connects = await connectLatencies(ns, o.connects);
 
     await dp.cleanup();
     return {
@@ -235,14 +128,6 @@ const measureSize = async (n: number, o: Options): Promise<SizeResult> => {
   } finally {
     await ns.remove();
   }
-};
-
-/** Column-wise median of several runs of one size. */
-const medianRow = (runs: readonly SizeResult[]): SizeResult => {
-  const first = runs[0]!;
-  const out: Record<string, number> = {};
-  for (const k of Object.keys(first) as (keyof SizeResult)[]) out[k] = percentile(runs.map((r) => r[k]), 50);
-  return out as unknown as SizeResult;
 };
 
 const table = (rows: readonly SizeResult[]): string => {
@@ -287,7 +172,7 @@ const main = async (): Promise<void> => {
       runs.push(JSON.parse(out) as SizeResult);
       process.stderr.write(`${n} services, run ${r + 1}/${o.runs} done (${((performance.now() - t0) / 1000).toFixed(0)} s)\n`);
     }
-    rows.push(medianRow(runs));
+    rows.push(medianOf(runs));
   }
   process.stdout.write(`${table(rows)}\n`);
 };
