@@ -49,6 +49,13 @@ export interface TracedPath {
  * The verdict every tracer reports from the paths a packet can take and the terminal verdicts met on the way:
  * any DNAT wins (with every endpoint it may pick), then a reject, then a drop; otherwise it is not a service.
  */
+/** A packet's state while a tracer walks the rules. */
+export interface TracedPacket extends TracedPath {
+  readonly src: string;
+  readonly proto: string;
+  readonly mark: number;
+}
+
 export const traceVerdict = (paths: readonly TracedPath[], ended: readonly string[]): TraceResult | undefined => {
   const dnatted = paths.filter((p) => p.dnat);
   if (dnatted.length > 0) {

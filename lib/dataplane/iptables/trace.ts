@@ -5,20 +5,12 @@
  * It evaluates the rule form (typed tables, e.g. parsed back from the fake kernel) — not DesiredState. Pure.
  */
 import type { IPFamily } from '../../model/types.ts';
-import { traceVerdict, type TraceContext, type TracePacket, type TraceResult, type Tracer } from '../trace-types.ts';
+import { traceVerdict, type TraceContext, type TracedPacket, type TracePacket, type TraceResult, type Tracer } from '../trace-types.ts';
 import { addrMatches, sameAddr } from '../nftables/addr.ts';
 import type { Match, Rule, TableName } from './model.ts';
 import { JUMP_RULES, type Tables } from './rules.ts';
 
-export interface Pkt {
-  readonly src: string;
-  readonly dst: string;
-  readonly proto: string;
-  readonly dport: number;
-  readonly mark: number;
-  readonly dnat: boolean;
-  readonly masq: boolean;
-}
+export type Pkt = TracedPacket;
 
 export type Outcome = { readonly kind: 'fall' | 'accept'; readonly pkt: Pkt } | { readonly kind: 'drop' | 'reject' };
 

@@ -4,21 +4,13 @@
  * It evaluates the rule form itself (maps, sets, chains) — not DesiredState. Pure.
  */
 import type { IPFamily } from '../../model/types.ts';
-import { traceVerdict, type TraceContext, type TracePacket, type TraceResult, type Tracer } from '../trace-types.ts';
+import { traceVerdict, type TraceContext, type TracedPacket, type TracePacket, type TraceResult, type Tracer } from '../trace-types.ts';
 import { addrMatches, sameAddr } from './addr.ts';
 import { elementKeyParts, parseVerdict } from './render.ts';
 import { flatten, type FlatTable } from './diff.ts';
 import type { Action, BaseChainSpec, Chain, KeyField, Match, Rule, Ruleset, Verdict } from './model.ts';
 
-interface Pkt {
-  readonly src: string;
-  readonly dst: string;
-  readonly proto: string;
-  readonly dport: number;
-  readonly mark: number;
-  readonly dnat: boolean;
-  readonly masq: boolean;
-}
+type Pkt = TracedPacket;
 
 type Outcome = { readonly kind: 'fall' | 'accept'; readonly pkt: Pkt } | { readonly kind: 'drop' | 'reject' };
 
