@@ -18,7 +18,8 @@ import { fileURLToPath } from 'node:url';
 import { NftablesDataplane } from '../lib/dataplane/nftables/dataplane.ts';
 import { ExecNftRunner } from '../lib/dataplane/nftables/nft.ts';
 import {
-  IP, PROBE_ID, changeEndpoints, commands, connectLatencies, createNetns, makeServices, medianOf, percentile, run, stateOf,
+  IP, PROBE_ID, changeEndpoints, commands, connectLatencies, createNetns, makeServices, markdownTable, medianOf, percentile, run,
+  stateOf,
 } from './scale-support.ts';
 
 const SELF = fileURLToPath(import.meta.url);
@@ -150,8 +151,7 @@ const table = (rows: readonly SizeResult[]): string => {
     r.connectP50.toFixed(3),
     r.connectP99.toFixed(3),
   ]);
-  const lines = [head, head.map(() => '---'), ...body].map((cells) => `| ${cells.join(' | ')} |`);
-  return lines.join('\n');
+  return markdownTable(head, body);
 };
 
 const main = async (): Promise<void> => {
