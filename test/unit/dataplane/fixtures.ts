@@ -122,3 +122,13 @@ export const richServices = (): ServicePlan[] => [
   plan({ name: 'web6', clusterIP: 'fd00:96::10', port: 80, endpoints: [ep('fd00:244::5', 8080, true), ep('fd00:244::7', 8080)], extra: { nodePort: 30080 } }),
   plan({ name: 'empty6', clusterIP: 'fd00:96::20', port: 80 }),
 ];
+
+/** The states every dataplane renders to a golden dump (each mode may add its own beside them). */
+export const goldenStates = (): Record<string, DesiredState> => ({
+  empty: desired([]),
+  rich: desired(richServices()),
+  'all-local-masquerade-all': desired(
+    [plan({ name: 'a', clusterIP: '10.96.5.5', port: 80, endpoints: [ep('10.244.1.1', 80, true)], extra: { nodePort: 31000 } })],
+    { masqueradeAll: true, v4: { nodePortAddresses: [], nodePortOnAllLocal: true, clusterCIDRs: [] } },
+  ),
+});

@@ -8,17 +8,12 @@ import { parseRule, renderRule, jumpTarget, type Rule } from '../../../../lib/da
 import { restoreInput } from '../../../../lib/dataplane/iptables/restore.ts';
 import { FakeIptables } from '../../../../lib/dataplane/iptables/fake.ts';
 import { chainHash, serviceChain, endpointChain, hairpinSet } from '../../../../lib/dataplane/iptables/names.ts';
-import { desired, ep, plan, richServices } from '../fixtures.ts';
+import { desired, ep, goldenStates, plan } from '../fixtures.ts';
 
 const goldenDir = fileURLToPath(new URL('./golden/', import.meta.url));
 
 const fixtures: Record<string, DesiredState> = {
-  empty: desired([]),
-  rich: desired(richServices()),
-  'all-local-masquerade-all': desired(
-    [plan({ name: 'a', clusterIP: '10.96.5.5', port: 80, endpoints: [ep('10.244.1.1', 80, true)], extra: { nodePort: 31000 } })],
-    { masqueradeAll: true, v4: { nodePortAddresses: [], nodePortOnAllLocal: true, clusterCIDRs: [] } },
-  ),
+  ...goldenStates(),
   'two-cluster-cidrs-nodeport-cidrs': desired(
     [plan({ name: 'b', clusterIP: '10.96.6.6', port: 80, endpoints: [ep('10.244.1.1', 80, true), ep('10.245.0.9', 80)], extra: { nodePort: 31001, healthCheckNodePort: 32000 } })],
     { v4: { clusterCIDRs: ['10.244.0.0/16', '10.245.0.0/16'], nodePortCIDRs: ['192.168.1.0/24'] } },

@@ -6,18 +6,11 @@ import { fullTransaction } from '../../../../lib/dataplane/nftables/diff.ts';
 import { Transaction } from '../../../../lib/dataplane/nftables/transaction.ts';
 import { FakeNft } from '../../../../lib/dataplane/nftables/fake.ts';
 import type { DesiredState } from '../../../../lib/plan/types.ts';
-import { desired, ep, plan, richServices } from '../fixtures.ts';
+import { desired, goldenStates } from '../fixtures.ts';
 
 const goldenDir = fileURLToPath(new URL('./golden/', import.meta.url));
 
-const fixtures: Record<string, DesiredState> = {
-  empty: desired([]),
-  rich: desired(richServices()),
-  'all-local-masquerade-all': desired(
-    [plan({ name: 'a', clusterIP: '10.96.5.5', port: 80, endpoints: [ep('10.244.1.1', 80, true)], extra: { nodePort: 31000 } })],
-    { masqueradeAll: true, v4: { nodePortAddresses: [], nodePortOnAllLocal: true, clusterCIDRs: [] } },
-  ),
-};
+const fixtures: Record<string, DesiredState> = goldenStates();
 
 for (const [name, state] of Object.entries(fixtures)) {
   test(`golden full-sync script: ${name}`, async (t) => {
