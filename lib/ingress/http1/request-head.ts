@@ -5,7 +5,7 @@
  */
 import {
   charClass, CONNECTION_CLOSE, connectionTokens, CR, FIELD_CONNECTION, FIELD_CONTENT_LENGTH, FIELD_ERRORS,
-  FIELD_EXPECT, FIELD_HOST, FIELD_HTTP2_SETTINGS, FIELD_TRANSFER_ENCODING, FIELD_UPGRADE, type FieldLine, LF,
+  FIELD_EXPECT, FIELD_HOST, FIELD_HTTP2_SETTINGS, FIELD_PROXY_CONNECTION, FIELD_TRANSFER_ENCODING, FIELD_UPGRADE, type FieldLine, LF,
   parseContentLength, readFieldLine, SP, TARGET, TCHAR,
 } from './tokens.ts';
 
@@ -19,7 +19,7 @@ export interface RequestHead {
   readonly host: string;
   /** 0 when absent. */
   readonly contentLength: number;
-  /** false when a Connection header lists `close`. */
+  /** false when a Connection (or, as in llhttp, Proxy-Connection) header lists `close`. */
   readonly keepAlive: boolean;
 }
 
@@ -108,6 +108,7 @@ export function parseRequestHead(text: string): RequestHeadResult {
         if (contentLength < 0) return handOff('content-length');
         break;
       case FIELD_CONNECTION:
+      case FIELD_PROXY_CONNECTION: // llhttp (so node:http) closes on either; do the same
         if ((connectionTokens(text, field.valueStart, field.valueEnd) & CONNECTION_CLOSE) !== 0) keepAlive = false;
         break;
       case FIELD_TRANSFER_ENCODING: return handOff('transfer-encoding');

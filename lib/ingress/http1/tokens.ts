@@ -100,6 +100,8 @@ export const FIELD_CONNECTION = 4;
 export const FIELD_UPGRADE = 5;
 export const FIELD_EXPECT = 6;
 export const FIELD_HTTP2_SETTINGS = 7;
+/** Non-standard, but llhttp reads its `close` like Connection's. */
+export const FIELD_PROXY_CONNECTION = 8;
 
 function classifyName(text: string, start: number, end: number): number {
   switch (end - start) {
@@ -110,6 +112,7 @@ function classifyName(text: string, start: number, end: number): number {
     case 14:
       if (equalsLowerToken(text, start, end, 'content-length')) return FIELD_CONTENT_LENGTH;
       return equalsLowerToken(text, start, end, 'http2-settings') ? FIELD_HTTP2_SETTINGS : FIELD_OTHER;
+    case 16: return equalsLowerToken(text, start, end, 'proxy-connection') ? FIELD_PROXY_CONNECTION : FIELD_OTHER;
     case 17: return equalsLowerToken(text, start, end, 'transfer-encoding') ? FIELD_TRANSFER_ENCODING : FIELD_OTHER;
     default: return FIELD_OTHER;
   }

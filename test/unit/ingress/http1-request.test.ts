@@ -149,3 +149,8 @@ test('100 fields are all kept, in order', (t) => {
   t.is(result.head.rawHeaders.length, MAX_REQUEST_FIELDS * 2);
   t.deepEqual(result.head.rawHeaders.slice(-2), [`X-F${MAX_REQUEST_FIELDS - 2}`, `${MAX_REQUEST_FIELDS - 2}`]);
 });
+
+test('Proxy-Connection: close closes too, as llhttp does', (t) => {
+  const result = parseRequestHead(head('GET / HTTP/1.1', 'Host: h', 'Proxy-Connection: Close'));
+  t.like(result, { ok: true, head: { keepAlive: false } });
+});
