@@ -148,3 +148,43 @@ export const SERVER_NAME = 'switchyard';
 /** The client address as the backend should see it (IPv4-mapped IPv6 unwrapped). */
 export const clientAddress = (remote: string | undefined): string =>
   remote === undefined ? '' : remote.startsWith('::ffff:') && remote.includes('.') ? remote.slice(7) : remote;
+
+/**
+ * The response head for the client on the fast path (raw sockets), from the upstream's raw header list: the same
+ * stripping as forwardResponseHeaders, names kept as the upstream sent them. `chunked`: the body is forwarded in
+ * its chunked framing, so Transfer-Encoding is re-added and any Content-Length dropped (RFC 9112 §6.3: a sender
+ * must not send both). `close`: this is the connection's last response.
+ */
+export const forwardedResponseHead = (
+  status: number,
+  reason: string,
+  rawHeaders: readonly string[],
+  chunked: boolean,
+  close: boolean,
+): string => {
+  let listed: Set<string> | undefined;
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i]!;
+    if (name.length === 10 && name.toLowerCase() === 'connection' && !MOOT_CONNECTION_VALUE.test(rawHeaders[i + 1]!)) {
+      listed = connectionTokens([rawHeaders[i + 1]!, ...(listed ?? [])]);
+    }
+  }
+  let out = `HTTP/1.1 ${status} ${reason}\r\n`;
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+    const raw = rawHeaders[i]!;
+    const name = raw.toLowerCase();
+    if (ALWAYS_HOP_BY_HOP.has(name) || name === 'server' || listed?.has(name)) continue;
+    if (chunked && name === 'content-length') continue;
+    out += `${raw}: ${rawHeaders[i + 1]!}\r\n`;
+  }
+  if (chunked) out += 'transfer-encoding: chunked\r\n';
+  out += close ? `server: ${SERVER_NAME}\r\nconnection: close\r\n\r\n` : `server: ${SERVER_NAME}\r\n\r\n`;
+  return out;
+};
+
+/** A request head for the upstream from a flat header list (as forwardRequestHeaders returns). */
+export const requestHeadText = (method: string, target: string, flat: readonly string[]): string => {
+  let out = `${method} ${target} HTTP/1.1\r\n`;
+  for (let i = 0; i + 1 < flat.length; i += 2) out += `${flat[i]!}: ${flat[i + 1]!}\r\n`;
+  return `${out}\r\n`;
+};

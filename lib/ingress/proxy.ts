@@ -44,9 +44,9 @@ export interface ProxyContext {
   readonly stopping: () => boolean;
 }
 
-const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
-const CONNECT_ERRORS = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'UND_ERR_CONNECT_TIMEOUT']);
-const TIMEOUT_ERRORS = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT']);
+export const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
+export const CONNECT_ERRORS = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'UND_ERR_CONNECT_TIMEOUT']);
+export const TIMEOUT_ERRORS = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT']);
 
 export const errorCode = (e: unknown): string | undefined => {
   if (e && typeof e === 'object') {
@@ -326,4 +326,4 @@ export const proxyRequest = (
   listenerPort: number,
 ): void => new Exchange(ctx, req, res).start(proto, listenerPort);
 
-const newRequestId = (): string => randomUUID().replaceAll('-', '');
+export const newRequestId = (): string => randomUUID().replaceAll('-', '');

@@ -5,17 +5,18 @@
  * Construction does no I/O; start() binds exactly the addresses given.
  */
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { createSecureContext, type SecureContext } from 'node:tls';
+import { createSecureContext, createServer as createTlsServer, type SecureContext } from 'node:tls';
 import { SwitchyardError, describeError } from '../errors.ts';
 import { nullLogger, type Logger } from '../telemetry/logger-types.ts';
 import { generateSelfSigned, type PemPair } from './certificates.ts';
 import { proxyRequest, sendLocal, type ProxyContext, type RequestRecord } from './proxy.ts';
 import { selectCertificate } from './router.ts';
 import { emptyRouteTable, type RouteTable } from './types.ts';
-import { Balancer, UpstreamPools } from './upstream.ts';
+import { Balancer, UpstreamPools, backendsOf } from './upstream.ts';
+import { FastListener } from './fast/listener.ts';
+import { RawUpstreamPool, endpointKey } from './fast/upstream-pool.ts';
 import { proxyUpgrade, type WebSocketContext } from './websocket.ts';
 
 export interface ListenAddress {
@@ -62,12 +63,17 @@ export class IngressServer {
   #table: RouteTable = emptyRouteTable;
   readonly #balancer = new Balancer();
   readonly #pools: UpstreamPools;
+  readonly #rawPool: RawUpstreamPool;
+  readonly #fast: FastListener[] = [];
   readonly #tunnels = new Set<Duplex>();
   /** SecureContexts by Secret key, rebuilt only when the PEM text changes (a renewed Secret). */
   #contexts = new Map<string, CachedContext>();
   #defaultContext: SecureContext | undefined;
-  #http: Server | undefined;
-  #https: Server | undefined;
+  /** The listening sockets: connections start on the fast path (lib/ingress/fast). */
+  #http: NetServer | undefined;
+  #https: NetServer | undefined;
+  /** node:http servers that never listen: they take over connections the fast path hands off. */
+  readonly #handoffServers: Server[] = [];
   #stopping = false;
   #stopped: Promise<void> | undefined;
 
@@ -78,6 +84,11 @@ export class IngressServer {
       connectTimeoutMs: options.connectTimeoutMs ?? 5_000,
       responseTimeoutMs: options.responseTimeoutMs ?? 60_000,
     });
+    this.#rawPool = new RawUpstreamPool({
+      connectTimeoutMs: options.connectTimeoutMs ?? 5_000,
+      idleTimeoutMs: 4_000,
+      maxIdlePerEndpoint: 64,
+    });
   }
 
   /** Replace the route table. Takes effect for the next request and the next TLS handshake. */
@@ -85,6 +96,9 @@ export class IngressServer {
     this.#table = table;
     this.#balancer.retain(table);
     this.#pools.retain(table);
+    const liveEndpoints = new Set<string>();
+    for (const b of backendsOf(table)) for (const e of b.endpoints) liveEndpoints.add(endpointKey(e));
+    this.#rawPool.retain(liveEndpoints);
     const live = new Set([...table.certificates.values()].map((c) => c.secret));
     const next = new Map<string, CachedContext>();
     for (const [secret, cached] of this.#contexts) if (live.has(secret)) next.set(secret, cached);
@@ -102,23 +116,32 @@ export class IngressServer {
     const shouldUpgradeCallback = (req: IncomingMessage) => req.headers.upgrade?.toLowerCase() === 'websocket';
     try {
       if (o.http) {
-        const server = createHttpServer({ maxHeaderSize, shouldUpgradeCallback });
-        this.#wire(server, 'http');
+        const handoff = createHttpServer({ maxHeaderSize, shouldUpgradeCallback });
+        const listener = this.#fastListener(handoff, 'http', maxHeaderSize);
+        const server = createNetServer({ noDelay: true, allowHalfOpen: true }, (socket) => listener.accept(socket));
         this.#http = server;
         await listen(server, o.http, 'HTTP');
       }
       if (o.https) {
         const pair = o.defaultCertificate ?? generateSelfSigned('switchyard.invalid');
         this.#defaultContext = createSecureContext({ cert: pair.cert, key: pair.key });
-        const server = createHttpsServer({
-          maxHeaderSize,
-          shouldUpgradeCallback,
-          cert: pair.cert,
-          key: pair.key,
-          ALPNProtocols: ['http/1.1'],
-          SNICallback: (name, cb) => cb(null, this.#contextFor(name)),
+        const handoff = createHttpServer({ maxHeaderSize, shouldUpgradeCallback });
+        const listener = this.#fastListener(handoff, 'https', maxHeaderSize);
+        const server = createTlsServer(
+          {
+            cert: pair.cert,
+            key: pair.key,
+            ALPNProtocols: ['http/1.1'],
+            SNICallback: (name, cb) => cb(null, this.#contextFor(name)),
+            // Not half-open (unlike plain HTTP): a TLS socket whose peer goes away without close_notify would
+            // then never report 'end' or 'close', and stop() would wait for it forever.
+            allowHalfOpen: false,
+          },
+          (socket) => listener.accept(socket),
+        );
+        server.on('tlsClientError', (err: Error) => {
+          this.#logger.debug({ error: describeError(err) }, 'ingress: TLS handshake failed');
         });
-        this.#wire(server, 'https');
         this.#https = server;
         await listen(server, o.https, 'HTTPS');
       }
@@ -128,8 +151,42 @@ export class IngressServer {
     }
   }
 
+  /**
+   * The fast path for one listener, and the node:http server it hands connections to. That server never listens
+   * itself; node:http starts its connection tracking (closeIdleConnections, the headers/request timeout sweep) on
+   * 'listening', so it is told it is listening.
+   */
+  #fastListener(handoff: Server, proto: 'http' | 'https', maxHeaderSize: number): FastListener {
+    let boundPort = 0;
+    const listenerPort = (): number => {
+      const server = proto === 'http' ? this.#http : this.#https;
+      return (boundPort ||= (server?.address() as AddressInfo | null)?.port ?? 0);
+    };
+    this.#wire(handoff, proto, listenerPort);
+    handoff.emit('listening');
+    this.#handoffServers.push(handoff);
+    const responseTimeoutMs = this.#options.responseTimeoutMs ?? 60_000;
+    const listener = new FastListener({
+      proxy: this.#proxyContext(),
+      pool: this.#rawPool,
+      proto,
+      listenerPort,
+      maxHeaderSize,
+      responseTimeoutMs,
+      keepAliveTimeoutMs: handoff.keepAliveTimeout,
+      headersTimeoutMs: handoff.headersTimeout,
+      handoff: (socket: Socket, pending: Buffer | undefined) => {
+        if (pending !== undefined) socket.unshift(pending);
+        handoff.emit('connection', socket);
+        socket.resume();
+      },
+    });
+    this.#fast.push(listener);
+    return listener;
+  }
+
   addresses(): BoundAddresses {
-    const of = (s: Server | undefined) => (s?.listening ? (s.address() as AddressInfo) : undefined);
+    const of = (s: NetServer | undefined) => (s?.listening ? (s.address() as AddressInfo) : undefined);
     return { http: of(this.#http), https: of(this.#https) };
   }
 
@@ -144,18 +201,24 @@ export class IngressServer {
 
   async #stop(drainMs: number): Promise<void> {
     this.#stopping = true;
-    const servers = [this.#http, this.#https].filter((s): s is Server => s !== undefined);
+    const listeners = [this.#http, this.#https].filter((s): s is NetServer => s !== undefined);
+    // A net server's close callback runs once every connection it accepted is gone, handed-off ones included.
     const closed = Promise.all(
-      servers.map((s) => new Promise<void>((resolve) => (s.listening ? s.close(() => resolve()) : resolve()))),
+      listeners.map((s) => new Promise<void>((resolve) => (s.listening ? s.close(() => resolve()) : resolve()))),
     );
-    for (const s of servers) s.closeIdleConnections();
+    for (const f of this.#fast) f.drain();
+    for (const s of this.#handoffServers) s.closeIdleConnections();
     const deadline = setTimeout(() => {
-      for (const s of servers) s.closeAllConnections();
+      for (const f of this.#fast) f.destroyAll();
+      for (const s of this.#handoffServers) s.closeAllConnections();
       for (const t of this.#tunnels) t.destroy();
     }, drainMs);
     await closed;
     clearTimeout(deadline);
     for (const t of this.#tunnels) t.destroy();
+    for (const f of this.#fast) f.destroyAll();
+    for (const s of this.#handoffServers) s.close();
+    this.#rawPool.closeAll();
     await this.#pools.closeAll();
   }
 
@@ -179,11 +242,8 @@ export class IngressServer {
     return context ?? this.#defaultContext;
   }
 
-  #wire(server: Server, proto: 'http' | 'https'): void {
-    // Looked up once: server.address() costs a syscall-backed lookup per call, and the port never changes.
-    let boundPort = 0;
-    const port = (): number => (boundPort ||= (server.address() as AddressInfo | null)?.port ?? 0);
-    const proxyContext: ProxyContext = {
+  #proxyContext(): ProxyContext {
+    return {
       table: () => this.#table,
       balancer: this.#balancer,
       pools: this.#pools,
@@ -193,6 +253,11 @@ export class IngressServer {
       onRequest: this.#options.onRequest,
       stopping: () => this.#stopping,
     };
+  }
+
+  /** The node:http path: requests and upgrades on connections the fast path handed off. */
+  #wire(server: Server, proto: 'http' | 'https', port: () => number): void {
+    const proxyContext = this.#proxyContext();
     const wsContext: WebSocketContext = {
       table: () => this.#table,
       balancer: this.#balancer,
@@ -227,15 +292,10 @@ export class IngressServer {
       const reason = status === 431 ? 'Request Header Fields Too Large' : 'Bad Request';
       socket.end(`HTTP/1.1 ${status} ${reason}\r\nServer: switchyard\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
     });
-    if (proto === 'https') {
-      server.on('tlsClientError', (err: Error) => {
-        this.#logger.debug({ error: describeError(err) }, 'ingress: TLS handshake failed');
-      });
-    }
   }
 }
 
-const listen = (server: Server, address: ListenAddress, what: string): Promise<void> =>
+const listen = (server: NetServer, address: ListenAddress, what: string): Promise<void> =>
   new Promise((resolve, reject) => {
     const onError = (e: Error) =>
       reject(

@@ -1,0 +1,313 @@
+/**
+ * One client connection on the fast path. It reads request heads off the socket, parses them with the strict
+ * subset parser (lib/ingress/http1), routes and forwards them one at a time (pipelined requests wait in the
+ * buffer), and streams Content-Length bodies to the upstream with backpressure.
+ *
+ * Anything the subset parser does not accept — chunked request bodies, Expect, Upgrade (WebSocket), HTTP/1.0,
+ * absolute-form targets, oversized heads, and every malformed request — is handed over, between two requests
+ * and with the bytes already read, to the node:http server, which keeps the connection from then on. So llhttp
+ * stays the judge of what is valid, and the fast path only ever handles requests it understands exactly.
+ */
+import type { Socket } from 'node:net';
+import { clientAddress, forwardRequestHeaders, requestHeadText } from '../headers.ts';
+import { parseRequestHead, type RequestHead } from '../http1/request-head.ts';
+import { newRequestId } from '../proxy.ts';
+import { matchRoute } from '../router.ts';
+import { CRLFCRLF, type FastContext } from './context.ts';
+import { ForwardExchange, type ExchangeClient } from './forward-exchange.ts';
+import { localResponseText } from './local-response.ts';
+
+/** Body bytes of a locally answered request read and dropped to keep the connection; a longer body closes it. */
+const DISCARD_LIMIT = 64 * 1024;
+/** Bytes buffered beyond the request in flight (pipelined requests, early body) before reading pauses. */
+const BUFFER_LIMIT = 256 * 1024;
+
+const BodyMode = { none: 0, buffer: 1, forward: 2, discard: 3 } as const;
+type BodyModeValue = (typeof BodyMode)[keyof typeof BodyMode];
+
+export class ClientConnection implements ExchangeClient {
+  readonly socket: Socket;
+  readonly #ctx: FastContext;
+  readonly #clientIp: string;
+  #pending: Buffer | undefined;
+  /** Where the next search for the end of the head starts (the bytes before were searched already). */
+  #scanFrom = 0;
+  #exchange: ForwardExchange | undefined;
+  #bodyRemaining = 0;
+  #bodyMode: BodyModeValue = BodyMode.none;
+  closeAfterResponse = false;
+  #pausedForUpstream = false;
+  #pausedForBuffer = false;
+  #closed = false;
+  /** performance.now() of the last byte read; of the first byte of a partial head. */
+  #lastActivity = performance.now();
+  #headSince = 0;
+
+  constructor(socket: Socket, ctx: FastContext) {
+    this.socket = socket;
+    this.#ctx = ctx;
+    this.#clientIp = clientAddress(socket.remoteAddress);
+    socket.on('data', this.#onData);
+    socket.on('end', this.#onEnd);
+    socket.on('error', noop);
+    socket.on('close', this.#onClose);
+    socket.on('drain', this.#onDrain);
+  }
+
+  get idle(): boolean {
+    return this.#exchange === undefined && this.#pending === undefined && this.#bodyMode === BodyMode.none;
+  }
+
+  readonly #onData = (chunk: Buffer): void => {
+    this.#lastActivity = performance.now();
+    if (this.#bodyRemaining > 0 && this.#bodyMode !== BodyMode.buffer) {
+      const n = Math.min(chunk.length, this.#bodyRemaining);
+      this.#bodyRemaining -= n;
+      if (this.#bodyMode === BodyMode.forward) {
+        this.#exchange?.requestBody(n === chunk.length ? chunk : chunk.subarray(0, n), this.#bodyRemaining === 0);
+      }
+      if (this.#bodyRemaining === 0) this.#bodyMode = BodyMode.none;
+      if (n === chunk.length) {
+        if (this.#exchange === undefined && this.#bodyMode === BodyMode.none) this.#next();
+        return;
+      }
+      chunk = chunk.subarray(n);
+    }
+    if (this.#pending === undefined) {
+      this.#pending = chunk;
+      if (this.#exchange === undefined) this.#headSince = this.#lastActivity;
+    } else this.#pending = Buffer.concat([this.#pending, chunk]);
+    if (this.#exchange === undefined && this.#bodyMode === BodyMode.none) this.#readHead();
+    else if (this.#pending !== undefined && this.#pending.length > BUFFER_LIMIT && !this.#pausedForBuffer) {
+      this.#pausedForBuffer = true;
+      this.socket.pause();
+    }
+  };
+
+  readonly #onEnd = (): void => {
+    // Half-close from the client: answer what is in flight, then close.
+    this.closeAfterResponse = true;
+    if (this.#exchange === undefined) this.socket.end();
+  };
+
+  readonly #onClose = (): void => {
+    this.#closed = true;
+    this.#exchange?.clientGone();
+    this.#exchange = undefined;
+    this.#pending = undefined;
+    this.#ctx.forget(this);
+  };
+
+  readonly #onDrain = (): void => {
+    this.#exchange?.clientDrained();
+  };
+
+  /** Parse and start the next request when its head is complete. */
+  #readHead(): void {
+    const buf = this.#pending;
+    if (buf === undefined || this.#closed) return;
+    const end = buf.indexOf(CRLFCRLF, this.#scanFrom > 3 ? this.#scanFrom - 3 : 0);
+    if (end === -1) {
+      if (buf.length > this.#ctx.maxHeaderSize) return this.#handoff();
+      this.#scanFrom = buf.length;
+      return;
+    }
+    if (end > this.#ctx.maxHeaderSize) return this.#handoff();
+    const parsed = parseRequestHead(buf.toString('latin1', 0, end));
+    if (!parsed.ok) return this.#handoff();
+    this.#scanFrom = 0;
+    this.#pending = end + 4 < buf.length ? buf.subarray(end + 4) : undefined;
+    this.#start(parsed.head);
+  }
+
+  #start(head: RequestHead): void {
+    const ctx = this.#ctx;
+    const proxy = ctx.proxy;
+    if (!head.keepAlive || proxy.stopping()) this.closeAfterResponse = true;
+    this.#bodyRemaining = head.contentLength;
+    if (head.contentLength > proxy.maxBodyBytes) {
+      // Not reading a large body: answer and close rather than drain it.
+      this.closeAfterResponse = true;
+      return this.#local(413, head, undefined);
+    }
+    const match = matchRoute(proxy.table(), head.host, head.target);
+    if (!match) return this.#local(404, head, undefined);
+    const backend = match.backend.servicePortKey ?? match.backend.service;
+    const candidates = proxy.balancer.candidates(match.backend);
+    if (candidates.length === 0) return this.#local(503, head, backend);
+    const headers = forwardRequestHeaders(head.rawHeaders, {
+      clientIp: this.#clientIp,
+      proto: ctx.proto,
+      listenerPort: ctx.listenerPort(),
+      newRequestId,
+    }).headers;
+    this.#bodyMode = head.contentLength > 0 ? BodyMode.buffer : BodyMode.none;
+    const exchange = new ForwardExchange(
+      ctx,
+      this,
+      head,
+      backend,
+      candidates,
+      requestHeadText(head.method, head.target, headers),
+    );
+    this.#exchange = exchange;
+    exchange.start();
+  }
+
+  /** An answer of our own to a request that did not reach an upstream. */
+  #local(status: number, head: RequestHead, backend: string | undefined): void {
+    const started = performance.now();
+    this.#write(status);
+    const onRequest = this.#ctx.proxy.onRequest;
+    if (onRequest) {
+      onRequest({
+        host: head.host,
+        method: head.method,
+        status,
+        backend,
+        upstreamMs: undefined,
+        durationMs: performance.now() - started,
+        endpoint: undefined,
+      });
+    }
+    this.#afterLocal();
+  }
+
+  #write(status: number): void {
+    const close = this.closeAfterResponse || this.#bodyRemaining > DISCARD_LIMIT;
+    if (close) this.closeAfterResponse = true;
+    this.socket.write(localResponseText(status, close, new Date().toUTCString()), 'latin1');
+  }
+
+  /** After a local answer: drop the unread body (bounded), then go on with the next request. */
+  #afterLocal(): void {
+    this.#exchange = undefined;
+    if (this.closeAfterResponse) return this.#finishConnection();
+    if (this.#bodyRemaining > 0) {
+      this.#bodyMode = BodyMode.discard;
+      const buffered = this.#pending;
+      if (buffered !== undefined) {
+        const n = Math.min(buffered.length, this.#bodyRemaining);
+        this.#bodyRemaining -= n;
+        this.#pending = n === buffered.length ? undefined : buffered.subarray(n);
+      }
+      if (this.#bodyRemaining > 0) return this.#resumeBuffer();
+      this.#bodyMode = BodyMode.none;
+    }
+    this.#next();
+  }
+
+  // ExchangeClient
+
+  takeRequestBody(): Buffer | undefined {
+    this.#bodyMode = BodyMode.forward;
+    const buffered = this.#pending;
+    if (buffered === undefined) return this.#resumeBuffer();
+    const n = Math.min(buffered.length, this.#bodyRemaining);
+    this.#bodyRemaining -= n;
+    if (this.#bodyRemaining === 0) this.#bodyMode = BodyMode.none;
+    this.#pending = n === buffered.length ? undefined : buffered.subarray(n);
+    this.#resumeBuffer();
+    return n === buffered.length ? buffered : buffered.subarray(0, n);
+  }
+
+  respondLocal(status: number, close: boolean): void {
+    if (close) this.closeAfterResponse = true;
+    // Body bytes not forwarded yet are dropped like those of any locally answered request.
+    if (this.#bodyMode === BodyMode.buffer || this.#bodyMode === BodyMode.forward) this.#bodyMode = BodyMode.none;
+    if (this.#closed) return;
+    this.#write(status);
+    this.#afterLocal();
+  }
+
+  exchangeFinished(): void {
+    this.#exchange = undefined;
+    if (this.closeAfterResponse || this.#bodyRemaining > 0) return this.#finishConnection();
+    this.#next();
+  }
+
+  pauseForUpstream(): void {
+    if (this.#pausedForUpstream) return;
+    this.#pausedForUpstream = true;
+    this.socket.pause();
+  }
+
+  resumeForUpstream(): void {
+    if (!this.#pausedForUpstream) return;
+    this.#pausedForUpstream = false;
+    if (!this.#pausedForBuffer) this.socket.resume();
+  }
+
+  #resumeBuffer(): undefined {
+    if (this.#pausedForBuffer) {
+      this.#pausedForBuffer = false;
+      if (!this.#pausedForUpstream) this.socket.resume();
+    }
+    return undefined;
+  }
+
+  /** Between requests: start the next buffered one, if any. */
+  #next(): void {
+    this.#resumeBuffer();
+    if (this.#pending === undefined) {
+      this.#headSince = 0;
+      if (this.socket.readableEnded) this.#finishConnection();
+      return;
+    }
+    this.#headSince = performance.now();
+    this.#readHead();
+  }
+
+  #finishConnection(): void {
+    this.#closed = true;
+    this.#pending = undefined;
+    this.socket.end();
+  }
+
+  /** Give the connection to node:http, with what was read of the next request. */
+  #handoff(): void {
+    const socket = this.socket;
+    socket.removeListener('data', this.#onData);
+    socket.removeListener('end', this.#onEnd);
+    socket.removeListener('error', noop);
+    socket.removeListener('close', this.#onClose);
+    socket.removeListener('drain', this.#onDrain);
+    this.#closed = true;
+    const pending = this.#pending;
+    this.#pending = undefined;
+    this.#ctx.forget(this);
+    this.#ctx.handoff(socket, pending);
+  }
+
+  /** Timeouts, checked by the listener's periodic sweep rather than a timer per request. */
+  sweep(now: number): void {
+    if (this.#closed) return;
+    const ctx = this.#ctx;
+    const exchange = this.#exchange;
+    if (exchange !== undefined) {
+      exchange.checkDeadline(now);
+      // A client that stopped sending the body it announced.
+      if (!exchange.requestSent && this.#bodyMode === BodyMode.forward && now - this.#lastActivity > ctx.responseTimeoutMs) {
+        this.socket.destroy();
+      }
+      return;
+    }
+    if (this.#headSince !== 0 && this.#pending !== undefined) {
+      if (now - this.#headSince > ctx.headersTimeoutMs) {
+        this.closeAfterResponse = true;
+        this.socket.write(localResponseText(408, true, new Date().toUTCString()), 'latin1');
+        this.#finishConnection();
+      }
+      return;
+    }
+    if (now - this.#lastActivity > ctx.keepAliveTimeoutMs) this.#finishConnection();
+  }
+
+  /** Server stopping: close now when idle, otherwise after the response in flight. */
+  drain(): void {
+    this.closeAfterResponse = true;
+    if (this.idle) this.#finishConnection();
+  }
+}
+
+const noop = (): void => undefined;

@@ -1,0 +1,27 @@
+/**
+ * What the fast path's connections share: the proxy context of the node:http path (routing, balancing, limits,
+ * logging, the metrics hook) plus the raw upstream pool, timeouts and the way back to node:http.
+ */
+import type { Socket } from 'node:net';
+import type { ProxyContext } from '../proxy.ts';
+import type { RawUpstreamPool } from './upstream-pool.ts';
+
+export interface FastContext {
+  readonly proxy: ProxyContext;
+  readonly pool: RawUpstreamPool;
+  readonly proto: 'http' | 'https';
+  readonly listenerPort: () => number;
+  /** Request head bytes; a longer head goes to node:http, which answers 431. */
+  readonly maxHeaderSize: number;
+  readonly responseTimeoutMs: number;
+  /** Idle time allowed between requests on a client connection. */
+  readonly keepAliveTimeoutMs: number;
+  /** Time allowed for a request head to arrive once its first byte did. */
+  readonly headersTimeoutMs: number;
+  /** Pass a connection (and the bytes already read from it) to the node:http server. */
+  readonly handoff: (socket: Socket, pending: Buffer | undefined) => void;
+  /** The connection closed or was handed off. */
+  readonly forget: (conn: { readonly socket: Socket }) => void;
+}
+
+export const CRLFCRLF = Buffer.from('\r\n\r\n', 'latin1');

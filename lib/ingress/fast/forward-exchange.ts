@@ -1,0 +1,413 @@
+/**
+ * One request forwarded on the fast path: pick an endpoint, send the rewritten head (and the body as the client
+ * sends it) on a pooled raw connection, read the response head, rewrite it, and pass the body through byte for
+ * byte, using its framing (Content-Length, chunked, or until close) only to find where it ends.
+ *
+ * Same outcomes as the node:http path (lib/ingress/proxy.ts): a connect failure moves on to the next endpoint for
+ * idempotent methods (nothing of the request was sent yet); 502 on an unusable answer or a reset before the
+ * response head, 504 on a connect or response timeout; once the head went out, a broken upstream can only cut the
+ * client connection. One more case the pooled connections bring: a reused keep-alive connection that the
+ * endpoint closed just as the request went out fails before any response byte — an idempotent request without a
+ * body is then sent once more on a fresh connection, as undici and nginx do.
+ */
+import type { Socket } from 'node:net';
+import { describeError } from '../../errors.ts';
+import type { Endpoint } from '../../model/types.ts';
+import { forwardedResponseHead } from '../headers.ts';
+import { ChunkedScanner } from '../http1/chunked.ts';
+import { parseResponseHead, type BodyFraming } from '../http1/response-head.ts';
+import { CONNECT_ERRORS, IDEMPOTENT, TIMEOUT_ERRORS, errorCode } from '../proxy.ts';
+import { CRLFCRLF, type FastContext } from './context.ts';
+import { endpointKey, type UpstreamConnection, type UpstreamOwner } from './upstream-pool.ts';
+
+/** The client side an exchange reports to (implemented by ClientConnection). */
+export interface ExchangeClient {
+  readonly socket: Socket;
+  closeAfterResponse: boolean;
+  /** The upstream is ready: the body bytes already read (up to the declared length); later ones stream in. */
+  takeRequestBody(): Buffer | undefined;
+  /** Answer locally (502/504) instead; the exchange is over. */
+  respondLocal(status: number, close: boolean): void;
+  exchangeFinished(): void;
+  pauseForUpstream(): void;
+  resumeForUpstream(): void;
+}
+
+/** Largest upstream response head accepted; a longer one is a 502. */
+const MAX_RESPONSE_HEAD = 64 * 1024;
+/** Head and body of a response go out in one write up to this size; larger bodies go in a second one. */
+const COALESCE_LIMIT = 16 * 1024;
+
+const Phase = { head: 0, body: 1, done: 2 } as const;
+
+const upstreamError = (message: string, code: string): Error => Object.assign(new Error(message), { code });
+
+export class ForwardExchange implements UpstreamOwner {
+  readonly #ctx: FastContext;
+  readonly #client: ExchangeClient;
+  readonly #method: string;
+  readonly #target: string;
+  readonly #host: string;
+  readonly #backend: string;
+  readonly #headText: string;
+  readonly #contentLength: number;
+  readonly #candidates: readonly Endpoint[];
+  readonly #attempts: number;
+  readonly #started = performance.now();
+  #attempt = 0;
+  #endpoint: Endpoint | undefined;
+  #upstream: UpstreamConnection | undefined;
+  #cancelConnect: (() => void) | undefined;
+  #freshRetryDone = false;
+  #attemptStarted = 0;
+  #upstreamMs: number | undefined;
+  /** performance.now() by which the upstream must answer (or send more body); 0 while none is due. */
+  deadline = 0;
+  requestSent = false;
+  #phase: number = Phase.head;
+  #responseBytes = 0;
+  #pendingHead: Buffer | undefined;
+  #framing: BodyFraming = { kind: 'none' };
+  #remaining = 0;
+  #scanner: ChunkedScanner | undefined;
+  #upstreamKeepAlive = false;
+  #poisoned = false;
+  #status = 0;
+  #over = false;
+
+  constructor(
+    ctx: FastContext,
+    client: ExchangeClient,
+    request: { method: string; target: string; host: string; contentLength: number },
+    backend: string,
+    candidates: readonly Endpoint[],
+    headText: string,
+  ) {
+    this.#ctx = ctx;
+    this.#client = client;
+    this.#method = request.method;
+    this.#target = request.target;
+    this.#host = request.host;
+    this.#contentLength = request.contentLength;
+    this.#backend = backend;
+    this.#candidates = candidates;
+    this.#headText = headText;
+    this.#attempts = Math.min(ctx.proxy.maxAttempts, candidates.length);
+  }
+
+  start(): void {
+    const ep = this.#candidates[this.#attempt]!;
+    this.#endpoint = ep;
+    this.#attemptStarted = performance.now();
+    const key = endpointKey(ep);
+    const reused = this.#ctx.pool.take(key, this);
+    if (reused) return this.#connected(reused);
+    this.#open(ep, key);
+  }
+
+  #open(ep: Endpoint, key: string): void {
+    this.#cancelConnect = this.#ctx.pool.open(
+      ep,
+      key,
+      this,
+      (conn) => {
+        this.#cancelConnect = undefined;
+        if (this.#over) return conn.destroy();
+        this.#connected(conn);
+      },
+      (error) => {
+        this.#cancelConnect = undefined;
+        if (!this.#over) this.#connectFailed(error);
+      },
+    );
+  }
+
+  #connected(conn: UpstreamConnection): void {
+    this.#upstream = conn;
+    const socket = conn.socket;
+    const body = this.#contentLength > 0 ? this.#client.takeRequestBody() : undefined;
+    if (body === undefined || body.length === 0) socket.write(this.#headText, 'latin1');
+    else {
+      socket.cork();
+      socket.write(this.#headText, 'latin1');
+      socket.write(body);
+      socket.uncork();
+    }
+    if (this.#contentLength === 0 || (body !== undefined && body.length === this.#contentLength)) this.#requestDone();
+  }
+
+  /** More request body from the client (after takeRequestBody). */
+  requestBody(chunk: Buffer, last: boolean): void {
+    const conn = this.#upstream;
+    if (!conn) return;
+    if (!conn.socket.write(chunk)) this.#client.pauseForUpstream();
+    if (last) this.#requestDone();
+  }
+
+  #requestDone(): void {
+    this.requestSent = true;
+    if (this.#phase === Phase.head) this.deadline = performance.now() + this.#ctx.responseTimeoutMs;
+  }
+
+  upstreamDrained(): void {
+    this.#client.resumeForUpstream();
+  }
+
+  clientDrained(): void {
+    const socket = this.#upstream?.socket;
+    if (socket?.isPaused()) socket.resume();
+  }
+
+  #connectFailed(error: Error): void {
+    const code = errorCode(error);
+    const retry = CONNECT_ERRORS.has(code ?? '') && IDEMPOTENT.has(this.#method) && this.#attempt + 1 < this.#attempts;
+    this.#ctx.proxy.logger.debug({ endpoint: this.#endpointName(), code, retry }, 'ingress: upstream attempt failed');
+    if (!retry) return this.#fail(error);
+    this.#attempt++;
+    this.start();
+  }
+
+  upstreamData(chunk: Buffer): void {
+    if (this.#over) return;
+    this.#responseBytes += chunk.length;
+    if (this.#phase === Phase.head) return this.#headData(chunk);
+    if (this.#phase !== Phase.body) {
+      this.#poisoned = true;
+      return;
+    }
+    this.deadline = performance.now() + this.#ctx.responseTimeoutMs;
+    const n = this.#bodyBytes(chunk, 0);
+    if (n < 0) return;
+    this.#toClient(n === chunk.length ? chunk : chunk.subarray(0, n));
+    if (this.#isDone()) this.#finish();
+  }
+
+  #headData(chunk: Buffer): void {
+    let buf = this.#pendingHead ? Buffer.concat([this.#pendingHead, chunk]) : chunk;
+    this.#pendingHead = undefined;
+    for (;;) {
+      const end = buf.indexOf(CRLFCRLF);
+      if (end === -1) {
+        if (buf.length > MAX_RESPONSE_HEAD) return this.#badResponse('response head too large');
+        this.#pendingHead = buf;
+        return;
+      }
+      const parsed = parseResponseHead(buf.toString('latin1', 0, end), this.#method);
+      if (!parsed.ok) return this.#badResponse(parsed.reason);
+      const head = parsed.head;
+      const bodyStart = end + 4;
+      if (head.status < 200) {
+        if (head.status === 101) return this.#badResponse('101 without an upgrade request');
+        // Interim answers (103 Early Hints…) pass through; the final response follows on the same connection.
+        this.#client.socket.write(forwardedResponseHead(head.status, head.reason, head.rawHeaders, false, false), 'latin1');
+        if (bodyStart === buf.length) return;
+        buf = buf.subarray(bodyStart);
+        continue;
+      }
+      this.#startResponse(head.status, head.reason, head.rawHeaders, head.framing, head.keepAlive, buf, bodyStart);
+      return;
+    }
+  }
+
+  #startResponse(
+    status: number,
+    reason: string,
+    rawHeaders: readonly string[],
+    framing: BodyFraming,
+    keepAlive: boolean,
+    buf: Buffer,
+    bodyStart: number,
+  ): void {
+    this.#upstreamMs = performance.now() - this.#attemptStarted;
+    this.#status = status;
+    this.#framing = framing;
+    this.#upstreamKeepAlive = keepAlive;
+    this.#phase = Phase.body;
+    this.deadline = performance.now() + this.#ctx.responseTimeoutMs;
+    if (framing.kind === 'length') this.#remaining = framing.length;
+    else if (framing.kind === 'chunked') this.#scanner = new ChunkedScanner();
+    const client = this.#client;
+    if (framing.kind === 'close' || this.#ctx.proxy.stopping()) client.closeAfterResponse = true;
+    const headText = forwardedResponseHead(status, reason, rawHeaders, framing.kind === 'chunked', client.closeAfterResponse);
+    const n = bodyStart < buf.length ? this.#bodyBytes(buf, bodyStart) : this.#bodyBytes(EMPTY, 0);
+    if (n < 0) return;
+    const socket = client.socket;
+    if (n === 0) socket.write(headText, 'latin1');
+    else if (n <= COALESCE_LIMIT) {
+      const out = Buffer.allocUnsafe(headText.length + n);
+      out.write(headText, 0, 'latin1');
+      buf.copy(out, headText.length, bodyStart, bodyStart + n);
+      this.#toClient(out);
+    } else {
+      socket.cork();
+      socket.write(headText, 'latin1');
+      this.#toClient(buf.subarray(bodyStart, bodyStart + n));
+      socket.uncork();
+    }
+    if (this.#phase === Phase.done) this.#finish();
+  }
+
+  /**
+   * How many bytes of buf (from `start`) belong to the response body; moves to `done` at its end. Bytes past the
+   * end mean the upstream sent more than one response: the connection is not reused. -1: malformed (handled).
+   */
+  #bodyBytes(buf: Buffer, start: number): number {
+    const available = buf.length - start;
+    const framing = this.#framing;
+    let n = available;
+    if (framing.kind === 'none') {
+      n = 0;
+      this.#phase = Phase.done;
+    } else if (framing.kind === 'length') {
+      n = Math.min(available, this.#remaining);
+      this.#remaining -= n;
+      if (this.#remaining === 0) this.#phase = Phase.done;
+    } else if (framing.kind === 'chunked') {
+      const end = this.#scanner!.scan(buf, start, buf.length);
+      if (end === -2) {
+        this.#brokeOff(upstreamError(`malformed chunked body: ${this.#scanner!.error}`, 'ERR_UPSTREAM_FRAMING'));
+        return -1;
+      }
+      if (end >= 0) {
+        n = end - start;
+        this.#phase = Phase.done;
+      }
+    }
+    if (n < available && this.#phase === Phase.done) this.#poisoned = true;
+    return n;
+  }
+
+  #isDone(): boolean {
+    return this.#phase === Phase.done;
+  }
+
+  #toClient(data: Buffer): void {
+    const socket = this.#client.socket;
+    if (!socket.write(data)) this.#upstream?.socket.pause();
+  }
+
+  upstreamEnded(): void {
+    if (this.#over) return;
+    if (this.#phase === Phase.body && this.#framing.kind === 'close') {
+      this.#phase = Phase.done;
+      return this.#finish();
+    }
+    this.upstreamFailed(upstreamError('upstream closed the connection', 'UND_ERR_SOCKET'));
+  }
+
+  upstreamFailed(error: Error): void {
+    if (this.#over) return;
+    const conn = this.#upstream;
+    this.#upstream = undefined;
+    conn?.destroy();
+    if (this.#phase !== Phase.head) return this.#brokeOff(error);
+    if (
+      conn !== undefined &&
+      conn.reuses > 0 &&
+      this.#responseBytes === 0 &&
+      this.#contentLength === 0 &&
+      IDEMPOTENT.has(this.#method) &&
+      !this.#freshRetryDone
+    ) {
+      // The endpoint closed this idle connection as we reused it: send once more on a fresh one.
+      this.#freshRetryDone = true;
+      this.requestSent = false;
+      this.deadline = 0;
+      const ep = this.#endpoint!;
+      return this.#open(ep, endpointKey(ep));
+    }
+    this.#fail(error);
+  }
+
+  #badResponse(reason: string): void {
+    const conn = this.#upstream;
+    this.#upstream = undefined;
+    conn?.destroy();
+    this.#fail(upstreamError(`unusable upstream response: ${reason}`, 'ERR_UPSTREAM_RESPONSE'));
+  }
+
+  /** The response is partly out: all that is left is to cut the client so it sees a truncated answer. */
+  #brokeOff(error: Error): void {
+    this.#ctx.proxy.logger.warn(
+      { endpoint: this.#endpointName(), error: describeError(error) },
+      'ingress: upstream response broke off',
+    );
+    this.#over = true;
+    const conn = this.#upstream;
+    this.#upstream = undefined;
+    conn?.destroy();
+    this.#record();
+    this.#client.socket.destroy();
+  }
+
+  /** No response head yet: answer 502 or 504 ourselves. */
+  #fail(error: unknown): void {
+    const code = errorCode(error);
+    const timeout = TIMEOUT_ERRORS.has(code ?? '');
+    this.#ctx.proxy.logger.warn(
+      { host: this.#host, path: this.#target, backend: this.#backend, endpoint: this.#endpointName(), error: describeError(error) },
+      `ingress: upstream ${timeout ? 'timed out' : 'failed'}`,
+    );
+    this.#over = true;
+    this.#status = timeout ? 504 : 502;
+    this.#record();
+    this.#client.respondLocal(this.#status, false);
+  }
+
+  /** The whole response went to the client. */
+  #finish(): void {
+    this.#over = true;
+    const conn = this.#upstream;
+    this.#upstream = undefined;
+    if (conn) {
+      const reusable = this.#upstreamKeepAlive && !this.#poisoned && this.requestSent && this.#framing.kind !== 'close';
+      if (reusable) this.#ctx.pool.release(conn);
+      else conn.destroy();
+    }
+    if (!this.requestSent) this.#client.closeAfterResponse = true;
+    this.#record();
+    this.#client.exchangeFinished();
+  }
+
+  /** The client went away: stop everything on the upstream side. */
+  clientGone(): void {
+    if (this.#over) return;
+    this.#over = true;
+    this.#cancelConnect?.();
+    const conn = this.#upstream;
+    this.#upstream = undefined;
+    conn?.destroy();
+    this.#record();
+  }
+
+  /** Called by the connections' sweep. */
+  checkDeadline(now: number): void {
+    if (this.#over || this.deadline === 0 || now < this.deadline) return;
+    const timeout = upstreamError('upstream did not answer in time', 'UND_ERR_HEADERS_TIMEOUT');
+    const conn = this.#upstream;
+    this.#upstream = undefined;
+    conn?.destroy();
+    if (this.#phase === Phase.head) this.#fail(timeout);
+    else this.#brokeOff(timeout);
+  }
+
+  #endpointName(): string | undefined {
+    return this.#endpoint === undefined ? undefined : endpointKey(this.#endpoint);
+  }
+
+  #record(): void {
+    const onRequest = this.#ctx.proxy.onRequest;
+    if (!onRequest) return;
+    onRequest({
+      host: this.#host,
+      method: this.#method,
+      status: this.#status,
+      backend: this.#backend,
+      upstreamMs: this.#upstreamMs,
+      durationMs: performance.now() - this.#started,
+      endpoint: this.#endpointName(),
+    });
+  }
+}
+
+const EMPTY = Buffer.alloc(0);
