@@ -1,0 +1,586 @@
+/**
+ * IngressServer's fast path (lib/ingress/fast) over raw sockets: exact request bytes from the client, exact
+ * response bytes from raw backends. Covers pipelining, hand-off to node:http mid-connection, upstream framings,
+ * stale and poisoned keep-alive upstream connections, broken upstreams, large bodies with backpressure, client
+ * disconnects, connection management, timeouts, drain, and TLS.
+ */
+import test, { type ExecutionContext } from 'ava';
+import { createHash, randomBytes } from 'node:crypto';
+import { IngressServer, type IngressServerOptions } from '../../lib/ingress/server.ts';
+import type { RouteTable } from '../../lib/ingress/types.ts';
+import { delay, haveOpenssl, local, routeTable } from './helpers.ts';
+import {
+  get, okResponse, rawClient, readHead, readResponse, startRawBackend, tlsClient,
+  type ByteStream, type RawBackend, type RawHandler, type RawResponse,
+} from './raw-helpers.ts';
+
+const HOST = 'fast.test';
+
+const startProxy = async (
+  t: ExecutionContext,
+  table: RouteTable,
+  options: Partial<IngressServerOptions> = {},
+): Promise<{ proxy: IngressServer; port: number }> => {
+  const proxy = new IngressServer({ http: { host: '127.0.0.1', port: 0 }, ...options });
+  proxy.setRouteTable(table);
+  await proxy.start();
+  t.teardown(() => proxy.stop(0));
+  const bound = proxy.addresses();
+  return { proxy, port: (bound.http ?? bound.https)!.port };
+};
+
+/** Every path on every host goes to the backend on `port`. */
+const everything = (port: number): RouteTable => routeTable([{ rules: [{ paths: [['/', 'Prefix', 's']] }] }], { s: [local(port)] });
+
+/** Only HOST routes to the backend on `port`; other hosts get 404. */
+const onlyHost = (port: number): RouteTable =>
+  routeTable([{ rules: [{ host: HOST, paths: [['/', 'Prefix', 's']] }] }], { s: [local(port)] });
+
+const backend = async (t: ExecutionContext, handler: RawHandler): Promise<RawBackend> => {
+  const b = await startRawBackend(handler);
+  t.teardown(() => b.close());
+  return b;
+};
+
+const client = async (t: ExecutionContext, port: number): Promise<ByteStream> => {
+  const c = await rawClient(port);
+  t.teardown(() => void c.socket.destroy());
+  return c;
+};
+
+interface Echoed {
+  readonly method: string;
+  readonly target: string;
+  readonly version: string;
+  readonly body: string;
+  readonly headers: Record<string, string>;
+  readonly conn: number;
+}
+
+/** Answers every request with what it saw, as JSON with a Content-Length. */
+const echoHandler: RawHandler = (req, conn) => {
+  const seen: Echoed = {
+    method: req.method,
+    target: req.target,
+    version: req.version,
+    body: req.body.toString('latin1'),
+    headers: req.headers as Record<string, string>,
+    conn: conn.index,
+  };
+  conn.stream.write(okResponse(JSON.stringify(seen), 'Content-Type: application/json\r\n'));
+};
+
+const echoed = (r: RawResponse): Echoed => JSON.parse(r.payload.toString('latin1')) as Echoed;
+
+const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
+
+const CHUNKED_POST = `POST /chunked HTTP/1.1\r\nHost: ${HOST}\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n`;
+
+// 1. Pipelining
+
+test('pipelining: three GETs in one write get three responses in order, each for its own path', async (t) => {
+  const b = await backend(t, echoHandler);
+  const { port } = await startProxy(t, everything(b.port));
+  const c = await client(t, port);
+  c.write(get('/one') + get('/two?x=2') + get('/three'));
+  for (const path of ['/one', '/two?x=2', '/three']) {
+    const r = await readResponse(c);
+    t.is(r.status, 200, path);
+    t.is(echoed(r).target, path);
+    t.is(echoed(r).headers['host'], HOST);
+    t.is(r.headers['server'], 'switchyard');
+  }
+  t.is(b.requests.length, 3);
+  t.is(c.buffered, 0, 'nothing but the three responses');
+});
+
+// 2. Hand-off to node:http mid-connection
+
+test('hand-off mid-connection: fast GET, chunked POST (node:http), GET again, one after another on one connection', async (t) => {
+  const b = await backend(t, echoHandler);
+  const { port } = await startProxy(t, everything(b.port));
+  const c = await client(t, port);
+  c.write(get('/first'));
+  const first = await readResponse(c);
+  t.is(echoed(first).target, '/first');
+  c.write(CHUNKED_POST);
+  const post = await readResponse(c);
+  t.is(post.status, 200);
+  t.is(echoed(post).method, 'POST');
+  t.is(echoed(post).body, 'hello world', 'the backend sees the decoded 11-byte body');
+  t.is(echoed(post).body.length, 11);
+  c.write(get('/third'));
+  const third = await readResponse(c);
+  t.is(third.status, 200);
+  t.is(echoed(third).target, '/third');
+  t.false(c.ended, 'the connection stays open');
+});
+
+test('hand-off mid-connection with everything pipelined in one write', async (t) => {
+  const b = await backend(t, echoHandler);
+  const { port } = await startProxy(t, everything(b.port));
+  const c = await client(t, port);
+  c.write(get('/first') + CHUNKED_POST + get('/third'));
+  t.is(echoed(await readResponse(c)).target, '/first');
+  const post = await readResponse(c);
+  t.is(echoed(post).target, '/chunked');
+  t.is(echoed(post).body, 'hello world');
+  t.is(echoed(await readResponse(c)).target, '/third');
+});
+
+test('Expect: 100-continue is handed off: 100 Continue, then the answer; the backend never sees Expect', async (t) => {
+  const b = await backend(t, echoHandler);
+  const { port } = await startProxy(t, everything(b.port));
+  const c = await client(t, port);
+  c.write(get('/before'));
+  t.is(echoed(await readResponse(c)).target, '/before');
+  c.write(`POST /expect HTTP/1.1\r\nHost: ${HOST}\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n`);
+  const interim = await readResponse(c);
+  t.is(interim.status, 100);
+  c.write('hello');
+  const final = await readResponse(c);
+  t.is(final.status, 200);
+  t.is(echoed(final).body, 'hello');
+  t.is(echoed(final).headers['expect'], undefined);
+});
+
+test('an HTTP/1.0 request is handed off and served, then the connection closes', async (t) => {
+  const b = await backend(t, echoHandler);
+  const { port } = await startProxy(t, everything(b.port));
+  const c = await client(t, port);
+  c.write(`GET /old HTTP/1.0\r\nHost: ${HOST}\r\n\r\n`);
+  const r = await readResponse(c);
+  t.is(r.status, 200);
+  t.is(echoed(r).target, '/old');
+  t.true(await c.endsWithin(2000), 'no keep-alive for HTTP/1.0 without Keep-Alive');
+});
+
+const malformed: ReadonlyArray<readonly [string, string]> = [
+  ['space before colon', `GET /bad HTTP/1.1\r\nHost : ${HOST}\r\n\r\n`],
+  ['bare LF inside a CRLF head', `GET /bad HTTP/1.1\r\nHost: ${HOST}\r\nX-A: 1\nX-B: 2\r\n\r\n`],
+  ['bare LF line endings throughout', `GET /bad HTTP/1.1\nHost: ${HOST}\n\n`],
+  ['head ended by LF CR LF', `GET /bad HTTP/1.1\r\nHost: ${HOST}\n\r\n`],
+];
+
+for (const [name, bytes] of malformed) {
+  test(`malformed request (${name}) after a fast GET: 400 from node:http within 2 s, never forwarded`, async (t) => {
+    const b = await backend(t, echoHandler);
+    const { port } = await startProxy(t, everything(b.port));
+    const c = await client(t, port);
+    c.write(get('/ok'));
+    t.is((await readResponse(c)).status, 200);
+    c.write(bytes);
+    const r = await readResponse(c, 'GET', 2000);
+    t.is(r.status, 400);
+    t.true(await c.endsWithin(2000));
+    t.deepEqual(b.requests.map((q) => q.target), ['/ok']);
+  });
+}
+
+// 3. Upstream framings
+
+const FRAMED: Record<string, string> = {
+  '/chunked-ext':
+    'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: X-Sum\r\n\r\n' +
+    '5;ext=1\r\nhello\r\n6;a=b;quoted="x y"\r\n world\r\n0\r\nX-Sum: 11\r\n\r\n',
+  '/cl-and-chunked': 'HTTP/1.1 200 OK\r\nContent-Length: 100\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n',
+  '/204': 'HTTP/1.1 204 No Content\r\nX-Kind: 204\r\n\r\n',
+  '/304': 'HTTP/1.1 304 Not Modified\r\nContent-Length: 5\r\nETag: "abc"\r\n\r\n',
+  '/hints': 'HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok',
+};
+
+/** Answers FRAMED paths with their exact bytes, HEAD with a Content-Length: 5 head only, everything else by echo. */
+const framedHandler: RawHandler = (req, conn) => {
+  if (req.method === 'HEAD') return void conn.stream.write('HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-Kind: head\r\n\r\n');
+  if (req.target === '/close-delimited') {
+    conn.stream.write('HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nuntil');
+    setTimeout(() => conn.stream.socket.end(' the end'), 50);
+    return;
+  }
+  const framed = FRAMED[req.target];
+  if (framed !== undefined) return void conn.stream.write(framed);
+  return echoHandler(req, conn);
+};
+
+test('chunked upstream response with chunk extensions and a trailer is passed through byte for byte', async (t) => {
+  const b = await backend(t, framedHandler);
+  const { port } = await startProxy(t, everything(b.port));
+  const c = await client(t, port);
+  c.write(get('/chunked-ext'));
+  const r = await readResponse(c);
+  t.is(r.status, 200);
+  t.is(r.headers['transfer-encoding'], 'chunked');
+  t.is(r.headers['content-length'], undefined);
+  t.is(r.body.toString('latin1'), '5;ext=1\r\nhello\r\n6;a=b;quoted="x y"\r\n world\r\n0\r\nX-Sum: 11\r\n\r\n');
+  t.is(r.payload.toString('latin1'), 'hello world');
+  c.write(get('/after'));
+  t.is(echoed(await readResponse(c)).target, '/after', 'the end of the chunked body was found exactly');
+});
+
+test('Content-Length beside chunked: forwarded chunked, without Content-Length; that upstream connection is not reused', async (t) => {
+  const b = await backend(t, framedHandler);
+  const { port } = await startProxy(t, everything(b.port));
+  const c = await client(t, port);
+  c.write(get('/cl-and-chunked'));
+  const r = await readResponse(c);
+  t.is(r.headers['transfer-encoding'], 'chunked');
+  t.is(r.headers['content-length'], undefined);
+  t.is(r.body.toString('latin1'), '5\r\nhello\r\n0\r\n\r\n');
+  c.write(get('/after'));
+  const after = await readResponse(c);
+  t.is(echoed(after).target, '/after');
+  t.is(echoed(after).conn, 1, 'a fresh upstream connection after a suspect response');
+});
+
+test('close-delimited upstream response: whole body, connection: close, then the client connection closes', async (t) => {
+  const b = await backend(t, framedHandler);
+  const { port } = await startProxy(t, everything(b.port));
+  const c = await client(t, port);
+  c.write(get('/close-delimited'));
+  const r = await readResponse(c);
+  t.is(r.status, 200);
+  t.is(r.headers['connection'], 'close');
+  t.is(r.headers['content-length'], undefined);
+  t.is(r.headers['transfer-encoding'], undefined);
+  t.is(r.framing, 'close');
+  t.is(r.body.toString('latin1'), 'until the end');
+  t.true(c.ended);
+});
+
+test('HEAD with Content-Length: 5 and no body: no body reaches the client, the connection stays usable', async (t) => {
+  const b = await backend(t, framedHandler);
+  const { port } = await startProxy(t, everything(b.port));
+  const c = await client(t, port);
+  c.write(`HEAD /thing HTTP/1.1\r\nHost: ${HOST}\r\n\r\n`);
+  const r = await readResponse(c, 'HEAD');
+  t.is(r.status, 200);
+  t.is(r.headers['content-length'], '5');
+  await delay(100);
+  t.is(c.buffered, 0, 'no body bytes after the HEAD response');
+  c.write(get('/next'));
+  const next = await readResponse(c);
+  t.is(echoed(next).target, '/next');
+  t.is(echoed(next).conn, 0, 'the upstream connection was reused too');
+});
+
+for (const status of [204, 304] as const) {
+  test(`${status} response has no body; the connection stays usable`, async (t) => {
+    const b = await backend(t, framedHandler);
+    const { port } = await startProxy(t, everything(b.port));
+    const c = await client(t, port);
+    c.write(get(`/${status}`));
+    const r = await readResponse(c);
+    t.is(r.status, status);
+    if (status === 304) t.is(r.headers['etag'], '"abc"');
+    await delay(100);
+    t.is(c.buffered, 0, 'no body bytes');
+    c.write(get('/next'));
+    const next = await readResponse(c);
+    t.is(echoed(next).target, '/next');
+    t.is(echoed(next).conn, 0, 'the upstream connection was reused too');
+  });
+}
+
+test('103 Early Hints before a 200: both reach the client, in order', async (t) => {
+  const b = await backend(t, framedHandler);
+  const { port } = await startProxy(t, everything(b.port));
+  const c = await client(t, port);
+  c.write(get('/hints'));
+  const hints = await readResponse(c);
+  t.is(hints.status, 103);
+  t.is(hints.headers['link'], '</style.css>; rel=preload');
+  const final = await readResponse(c);
+  t.is(final.status, 200);
+  t.is(final.body.toString('latin1'), 'ok');
+  c.write(get('/next'));
+  t.is(echoed(await readResponse(c)).target, '/next');
+});
+
+// 4. Stale keep-alive upstream connections
+
+/** Answers the first request on each connection (keep-alive); closes on the second without answering. */
+const staleHandler: RawHandler = (req, conn) => {
+  if (conn.served === 0) return echoHandler(req, conn);
+  conn.stream.socket.end();
+};
+
+test('stale keep-alive upstream connection: a GET is retried on a fresh connection and answered 200', async (t) => {
+  const b = await backend(t, staleHandler);
+  const { port } = await startProxy(t, everything(b.port));
+  const c = await client(t, port);
+  c.write(get('/1'));
+  t.is(echoed(await readResponse(c)).conn, 0);
+  c.write(get('/2'));
+  const r = await readResponse(c);
+  t.is(r.status, 200);
+  t.is(echoed(r).target, '/2');
+  t.is(echoed(r).conn, 1);
+  t.deepEqual(b.requests.map((q) => q.target), ['/1', '/2', '/2']);
+});
+
+test('stale keep-alive upstream connection: a POST with a body is not resent (502)', async (t) => {
+  const b = await backend(t, staleHandler);
+  const { port } = await startProxy(t, everything(b.port));
+  const c = await client(t, port);
+  c.write(get('/1'));
+  t.is((await readResponse(c)).status, 200);
+  c.write(`POST /p HTTP/1.1\r\nHost: ${HOST}\r\nContent-Length: 3\r\n\r\nabc`);
+  const r = await readResponse(c);
+  t.is(r.status, 502);
+  t.deepEqual(b.requests.map((q) => q.target), ['/1', '/p']);
+  t.is(b.connections.length, 1, 'no second attempt');
+});
+
+// 5. Garbage after a complete response
+
+for (const [when, gap] of [['in the same write', 0], ['a moment later', 30]] as const) {
+  test(`garbage after a complete response (${when}): response intact, that connection is not reused`, async (t) => {
+    const b = await backend(t, (req, conn) => {
+      if (conn.index !== 0) return echoHandler(req, conn);
+      if (gap === 0) return void conn.stream.write(Buffer.concat([okResponse('ok'), Buffer.from('GARBAGE\r\n\r\n')]));
+      conn.stream.write(okResponse('ok'));
+      setTimeout(() => conn.stream.write('HTTP/1.1 200 OK\r\nContent-Length: 7\r\n\r\nGARBAGE'), gap);
+    });
+    const { port } = await startProxy(t, everything(b.port));
+    const c = await client(t, port);
+    c.write(get('/1'));
+    const first = await readResponse(c);
+    t.is(first.status, 200);
+    t.is(first.body.toString('latin1'), 'ok');
+    await delay(150);
+    t.is(c.buffered, 0, 'no garbage reaches the client');
+    c.write(get('/2'));
+    const second = await readResponse(c);
+    t.is(second.status, 200);
+    t.is(echoed(second).target, '/2');
+    t.is(b.connections.length, 2, 'the backend saw a new connection');
+    t.is(echoed(second).conn, 1);
+  });
+}
+
+// 6. Broken upstream responses
+
+test('malformed upstream status line (2OO) → 502; the client connection stays usable', async (t) => {
+  const b = await backend(t, (req, conn) => {
+    if (req.target === '/bad') return void conn.stream.write('HTTP/1.1 2OO OK\r\nContent-Length: 0\r\n\r\n');
+    return echoHandler(req, conn);
+  });
+  const { port } = await startProxy(t, everything(b.port));
+  const c = await client(t, port);
+  c.write(get('/bad'));
+  const r = await readResponse(c);
+  t.is(r.status, 502);
+  c.write(get('/good'));
+  t.is(echoed(await readResponse(c)).target, '/good');
+});
+
+test('upstream Content-Length mismatch (10 announced, 3 sent, then close): the client connection is cut short', async (t) => {
+  const b = await backend(t, (_req, conn) => {
+    conn.stream.write('HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc');
+    setTimeout(() => conn.stream.socket.end(), 50);
+  });
+  const { port } = await startProxy(t, everything(b.port));
+  const c = await client(t, port);
+  c.write(get('/short'));
+  const head = await readHead(c);
+  t.regex(head.startLine, /^HTTP\/1\.1 200 /);
+  t.is(head.headers['content-length'], '10');
+  const rest = await c.readToEnd(3000);
+  t.true(rest.length < 10, `got ${rest.length} body bytes`);
+  t.true('abc'.startsWith(rest.toString('latin1')));
+  t.true(c.ended);
+});
+
+// 7. Large bodies
+
+test('a 5 MiB response read slowly by the client arrives byte-exact', async (t) => {
+  const body = randomBytes(5 * 1024 * 1024);
+  const b = await backend(t, (_req, conn) => void conn.stream.write(okResponse(body)));
+  const { port } = await startProxy(t, everything(b.port));
+  const c = await client(t, port);
+  c.socket.pause();
+  c.write(get('/big'));
+  await delay(300); // every buffer on the way fills up: the proxy must hold the upstream back
+  c.socket.resume();
+  const head = await readHead(c);
+  t.is(head.headers['content-length'], String(body.length));
+  const hash = createHash('sha256');
+  let left = body.length;
+  while (left > 0) {
+    c.socket.resume();
+    const part = await c.readExact(Math.min(left, 64 * 1024, Math.max(1, c.buffered)));
+    c.socket.pause();
+    hash.update(part);
+    left -= part.length;
+    await delay(1);
+  }
+  c.socket.resume();
+  t.is(hash.digest('hex'), sha256(body));
+  c.write(get('/again'));
+  t.is((await readResponse(c)).headers['content-length'], String(body.length));
+});
+
+test('a 3 MiB request body with Content-Length arrives byte-exact at the backend', async (t) => {
+  const body = randomBytes(3 * 1024 * 1024);
+  const b = await backend(t, (req, conn) => void conn.stream.write(okResponse(`${req.body.length} ${sha256(req.body)}`)));
+  const { port } = await startProxy(t, everything(b.port));
+  const c = await client(t, port);
+  c.write(`PUT /upload HTTP/1.1\r\nHost: ${HOST}\r\nContent-Length: ${body.length}\r\n\r\n`);
+  for (let i = 0; i < body.length; i += 256 * 1024) {
+    c.write(body.subarray(i, i + 256 * 1024));
+    if (i % (1024 * 1024) === 0) await delay(20);
+  }
+  const r = await readResponse(c, 'PUT', 10_000);
+  t.is(r.body.toString('latin1'), `${body.length} ${sha256(body)}`);
+  c.write(get('/after'));
+  t.is((await readResponse(c)).status, 200);
+});
+
+// 8. Client disconnect mid-response
+
+test('client disconnects mid-response: the proxy closes the upstream connection instead of reusing it', async (t) => {
+  const chunk = Buffer.alloc(64 * 1024, 0x61);
+  const b = await backend(t, async (req, conn) => {
+    if (conn.index !== 0) return echoHandler(req, conn);
+    const socket = conn.stream.socket;
+    socket.write(`HTTP/1.1 200 OK\r\nContent-Length: ${100 * chunk.length}\r\n\r\n`);
+    for (let i = 0; i < 100 && !socket.destroyed && !conn.stream.ended; i++) {
+      socket.write(chunk);
+      await delay(20);
+    }
+  });
+  const { port } = await startProxy(t, everything(b.port));
+  const c = await client(t, port);
+  c.write(get('/slow-big'));
+  await readHead(c);
+  await c.readExact(100 * 1024);
+  c.socket.destroy();
+  const upstream = b.connections[0]!;
+  const closedInTime = await Promise.race([upstream.stream.closed.then(() => true), delay(2000).then(() => false)]);
+  t.true(closedInTime, 'the backend socket was closed by the proxy');
+  const other = await client(t, port);
+  other.write(get('/next'));
+  const next = await readResponse(other);
+  t.is(echoed(next).conn, 1);
+});
+
+// 9. Connection management
+
+test('Connection: close from the client: the response says connection: close and the proxy closes', async (t) => {
+  const b = await backend(t, echoHandler);
+  const { port } = await startProxy(t, everything(b.port));
+  const c = await client(t, port);
+  c.write(get('/bye', HOST, 'Connection: close\r\n'));
+  const r = await readResponse(c);
+  t.is(r.status, 200);
+  t.is(r.headers['connection'], 'close');
+  t.is(echoed(r).headers['connection'], undefined, 'Connection is hop-by-hop');
+  t.true(await c.endsWithin(1000));
+});
+
+test('404 for a request with a small body: the body is discarded and the next request works', async (t) => {
+  const b = await backend(t, echoHandler);
+  const { port } = await startProxy(t, onlyHost(b.port));
+  const c = await client(t, port);
+  // Body in the same write as the head.
+  c.write(`POST /x HTTP/1.1\r\nHost: nowhere.test\r\nContent-Length: 5\r\n\r\nhello`);
+  const miss = await readResponse(c);
+  t.is(miss.status, 404);
+  c.write(get('/hit'));
+  const hit = await readResponse(c);
+  t.is(hit.status, 200);
+  t.is(echoed(hit).target, '/hit');
+  // Body after the 404 went out, with the next request right behind it.
+  c.write(`POST /x HTTP/1.1\r\nHost: nowhere.test\r\nContent-Length: 5\r\n\r\n`);
+  t.is((await readResponse(c)).status, 404);
+  c.write(`hello${get('/hit2')}`);
+  const hit2 = await readResponse(c);
+  t.is(hit2.status, 200);
+  t.is(echoed(hit2).target, '/hit2');
+  t.deepEqual(b.requests.map((q) => q.target), ['/hit', '/hit2']);
+});
+
+test('an idle keep-alive client connection is closed after the keep-alive timeout (5 s), not before', async (t) => {
+  t.timeout(15_000);
+  const b = await backend(t, echoHandler);
+  const { port } = await startProxy(t, everything(b.port));
+  const c = await client(t, port);
+  c.write(get('/once'));
+  t.is((await readResponse(c)).status, 200);
+  const t0 = Date.now();
+  t.false(await c.endsWithin(1000), 'still open after 1 s');
+  t.true(await c.endsWithin(6000), 'closed by 7 s');
+  const elapsed = Date.now() - t0;
+  t.true(elapsed >= 4000 && elapsed <= 7000, `closed after ${elapsed} ms`);
+});
+
+// 11. Response timeout
+
+test('response timeout on the fast path → 504, and the connection remains usable', async (t) => {
+  const b = await backend(t, (req, conn) => {
+    if (req.target === '/silent') return; // never answers
+    return echoHandler(req, conn);
+  });
+  const { port } = await startProxy(t, everything(b.port), { responseTimeoutMs: 300 });
+  const c = await client(t, port);
+  const t0 = Date.now();
+  c.write(get('/silent'));
+  const r = await readResponse(c, 'GET', 3000);
+  t.is(r.status, 504);
+  const elapsed = Date.now() - t0;
+  t.true(elapsed >= 250 && elapsed < 2000, `504 after ${elapsed} ms`);
+  c.write(get('/fast'));
+  const next = await readResponse(c);
+  t.is(next.status, 200);
+  t.is(echoed(next).target, '/fast');
+});
+
+// 12. Drain
+
+test('stop(drain): the in-flight request completes with connection: close; an idle connection closes at once', async (t) => {
+  const b = await backend(t, async (req, conn) => {
+    if (req.target === '/slow') await delay(400);
+    return echoHandler(req, conn);
+  });
+  const { proxy, port } = await startProxy(t, everything(b.port));
+  const idle = await client(t, port);
+  idle.write(get('/idle'));
+  t.is((await readResponse(idle)).status, 200);
+  const busy = await client(t, port);
+  busy.write(get('/slow'));
+  await delay(100);
+  const stopped = proxy.stop(5000);
+  t.true(await idle.endsWithin(300), 'the idle connection closes right away');
+  const r = await readResponse(busy);
+  t.is(r.status, 200);
+  t.is(echoed(r).target, '/slow');
+  t.is(r.headers['connection'], 'close');
+  t.true(await busy.endsWithin(1000));
+  const t0 = Date.now();
+  await stopped;
+  t.true(Date.now() - t0 < 2000, 'stop returns once drained');
+});
+
+// 13. TLS
+
+const tlsTest = haveOpenssl() ? test : test.skip;
+
+tlsTest('HTTPS: pipelined GETs and a chunked POST hand-off on one TLS connection', async (t) => {
+  const b = await backend(t, echoHandler);
+  const { port } = await startProxy(t, everything(b.port), { http: undefined, https: { host: '127.0.0.1', port: 0 } });
+  const c = await tlsClient(port, HOST);
+  t.teardown(() => void c.socket.destroy());
+  c.write(get('/a') + get('/b') + get('/c'));
+  for (const path of ['/a', '/b', '/c']) {
+    const r = await readResponse(c);
+    t.is(echoed(r).target, path);
+    t.is(echoed(r).headers['x-forwarded-proto'], 'https');
+  }
+  c.write(CHUNKED_POST);
+  const post = await readResponse(c);
+  t.is(echoed(post).body, 'hello world');
+  t.is(echoed(post).headers['x-forwarded-proto'], 'https');
+  c.write(get('/d') + get('/e'));
+  t.is(echoed(await readResponse(c)).target, '/d');
+  t.is(echoed(await readResponse(c)).target, '/e');
+});
