@@ -94,6 +94,30 @@ test('pipelining: three GETs in one write get three responses in order, each for
   t.is(c.buffered, 0, 'nothing but the three responses');
 });
 
+test('pipelining with a body: POST with Content-Length and a GET in one write; body split exactly', async (t) => {
+  const b = await backend(t, echoHandler);
+  const { port } = await startProxy(t, everything(b.port));
+  const c = await client(t, port);
+  c.write(`POST /p HTTP/1.1\r\nHost: ${HOST}\r\nContent-Length: 7\r\n\r\nGET /x ${get('/after')}`);
+  const post = await readResponse(c);
+  t.is(echoed(post).body, 'GET /x ', 'exactly Content-Length bytes are body');
+  t.is(echoed(await readResponse(c)).target, '/after');
+});
+
+test('client half-close right after a request: the whole response arrives, then the proxy closes', async (t) => {
+  const b = await backend(t, async (req, conn) => {
+    await delay(100);
+    return echoHandler(req, conn);
+  });
+  const { port } = await startProxy(t, everything(b.port));
+  const c = await client(t, port);
+  c.write(get('/half'));
+  c.socket.end();
+  const r = await readResponse(c);
+  t.is(echoed(r).target, '/half');
+  t.true(await c.endsWithin(1000));
+});
+
 // 2. Hand-off to node:http mid-connection
 
 test('hand-off mid-connection: fast GET, chunked POST (node:http), GET again, one after another on one connection', async (t) => {
@@ -280,6 +304,27 @@ for (const status of [204, 304] as const) {
     t.is(echoed(next).conn, 0, 'the upstream connection was reused too');
   });
 }
+
+test('upstream response dribbled one byte per write (head, chunked body, trailer) arrives exactly', async (t) => {
+  const bytes = Buffer.from(FRAMED['/chunked-ext']!, 'latin1');
+  const b = await backend(t, async (req, conn) => {
+    if (req.target !== '/dribble') return echoHandler(req, conn);
+    for (let i = 0; i < bytes.length; i++) {
+      conn.stream.write(bytes.subarray(i, i + 1));
+      await delay(1);
+    }
+  });
+  const { port } = await startProxy(t, everything(b.port));
+  const c = await client(t, port);
+  c.write(get('/dribble'));
+  const r = await readResponse(c);
+  t.is(r.status, 200);
+  t.is(r.body.toString('latin1'), FRAMED['/chunked-ext']!.slice(FRAMED['/chunked-ext']!.indexOf('\r\n\r\n') + 4));
+  c.write(get('/after'));
+  const after = await readResponse(c);
+  t.is(echoed(after).target, '/after');
+  t.is(echoed(after).conn, 0, 'the upstream connection was reused: the end was found exactly');
+});
 
 test('103 Early Hints before a 200: both reach the client, in order', async (t) => {
   const b = await backend(t, framedHandler);
@@ -498,6 +543,24 @@ test('404 for a request with a small body: the body is discarded and the next re
   t.is(hit2.status, 200);
   t.is(echoed(hit2).target, '/hit2');
   t.deepEqual(b.requests.map((q) => q.target), ['/hit', '/hit2']);
+});
+
+test('404 with a body over the discard limit, and 413 over maxBodyBytes: answered with connection: close, then closed', async (t) => {
+  const b = await backend(t, echoHandler);
+  const { port } = await startProxy(t, onlyHost(b.port), { maxBodyBytes: 150 * 1024 });
+  const big = await client(t, port);
+  big.write(`POST /x HTTP/1.1\r\nHost: nowhere.test\r\nContent-Length: ${100 * 1024}\r\n\r\n`);
+  const miss = await readResponse(big);
+  t.is(miss.status, 404);
+  t.is(miss.headers['connection'], 'close');
+  t.true(await big.endsWithin(1000));
+  const over = await client(t, port);
+  over.write(`POST /x HTTP/1.1\r\nHost: ${HOST}\r\nContent-Length: ${150 * 1024 + 1}\r\n\r\n`);
+  const tooLarge = await readResponse(over);
+  t.is(tooLarge.status, 413);
+  t.is(tooLarge.headers['connection'], 'close');
+  t.true(await over.endsWithin(1000));
+  t.is(b.requests.length, 0);
 });
 
 test('an idle keep-alive client connection is closed after the keep-alive timeout (5 s), not before', async (t) => {
