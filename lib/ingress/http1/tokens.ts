@@ -149,17 +149,18 @@ export function readFieldLine(text: string, pos: number, out: FieldLine): number
   i++;
   while (i < length && isOws(text.charCodeAt(i))) i++;
   const valueStart = i;
-  let valueEnd = i;
-  while (i < length) {
+  // Hot loop: range compares beat a table lookup here, and most value chars are >= 0x20.
+  for (; i < length; i++) {
     const c = text.charCodeAt(i);
-    if ((charClass[c]! & FIELD_VALUE) !== 0) {
-      i++;
-      if (c !== SP && c !== HTAB) valueEnd = i;
-      continue;
+    if (c >= 0x20) {
+      if (c === 0x7f || c > 0xff) return -3;
+    } else if (c !== HTAB) {
+      if (c === CR && i + 1 < length && text.charCodeAt(i + 1) === LF) break;
+      return c === CR || c === LF ? -4 : -3;
     }
-    if (c === CR && i + 1 < length && text.charCodeAt(i + 1) === LF) break;
-    return c === CR || c === LF ? -4 : -3;
   }
+  let valueEnd = i;
+  while (valueEnd > valueStart && isOws(text.charCodeAt(valueEnd - 1))) valueEnd--;
   out.valueStart = valueStart;
   out.valueEnd = valueEnd;
   out.kind = classifyName(text, pos, out.nameEnd);
