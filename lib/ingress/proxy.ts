@@ -6,7 +6,6 @@
  * maxAttempts) for idempotent methods, and only while no byte of the request body was read — a request that
  * failed before connecting has sent nothing, so retrying cannot duplicate it.
  */
-import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
@@ -14,6 +13,7 @@ import { describeError } from '../errors.ts';
 import type { Logger } from '../telemetry/logger-types.ts';
 import { SERVER_NAME, clientAddress, forwardRequestHeaders, forwardResponseHeaders } from './headers.ts';
 import { matchRoute } from './router.ts';
+import { newRequestId } from './request-id.ts';
 import type { Endpoint } from '../model/types.ts';
 import type { RouteTable } from './types.ts';
 import type { Balancer, UpstreamPools } from './upstream.ts';
@@ -326,4 +326,3 @@ export const proxyRequest = (
   listenerPort: number,
 ): void => new Exchange(ctx, req, res).start(proto, listenerPort);
 
-export const newRequestId = (): string => randomUUID().replaceAll('-', '');

@@ -3,13 +3,13 @@
  * TCP connection to an endpoint, then both sockets are piped raw. The 101 answer and every frame pass untouched.
  * Connect failures move to the next endpoint like HTTP (a handshake is a GET; nothing was sent yet).
  */
-import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from '../telemetry/logger-types.ts';
 import { SERVER_NAME, clientAddress, forwardRequestHeaders } from './headers.ts';
 import { matchRoute } from './router.ts';
+import { newRequestId } from './request-id.ts';
 import type { RouteTable } from './types.ts';
 import type { Balancer } from './upstream.ts';
 import type { Endpoint } from '../model/types.ts';
@@ -112,7 +112,7 @@ export const proxyUpgrade = async (
     clientIp: clientAddress(req.socket.remoteAddress),
     proto,
     listenerPort,
-    newRequestId: () => randomUUID().replaceAll('-', ''),
+    newRequestId,
     upgrade: req.headers.upgrade ?? 'websocket',
   });
   let text = `${req.method} ${req.url} HTTP/1.1\r\n`;

@@ -11,7 +11,7 @@
 import type { Socket } from 'node:net';
 import { clientAddress, forwardRequestHeaders, requestHeadText } from '../headers.ts';
 import { parseRequestHead, type RequestHead } from '../http1/request-head.ts';
-import { newRequestId } from '../proxy.ts';
+import { newRequestId } from '../request-id.ts';
 import { matchRoute } from '../router.ts';
 import { CRLFCRLF, type FastContext } from './context.ts';
 import { ForwardExchange, type ExchangeClient } from './forward-exchange.ts';
@@ -108,7 +108,8 @@ export class ClientConnection implements ExchangeClient {
     if (buf === undefined || this.#closed) return;
     const end = buf.indexOf(CRLFCRLF, this.#scanFrom > 3 ? this.#scanFrom - 3 : 0);
     if (end === -1) {
-      if (buf.length > this.#ctx.maxHeaderSize) return this.#handoff();
+      // A head ending in bare LFs never shows CRLFCRLF: any bare LF already means node:http must judge it.
+      if (buf.length > this.#ctx.maxHeaderSize || hasBareLf(buf, this.#scanFrom)) return this.#handoff();
       this.#scanFrom = buf.length;
       return;
     }
@@ -311,3 +312,12 @@ export class ClientConnection implements ExchangeClient {
 }
 
 const noop = (): void => undefined;
+
+const LF = 0x0a;
+const CR = 0x0d;
+
+/** An LF not preceded by CR at or after `from`. */
+const hasBareLf = (buf: Buffer, from: number): boolean => {
+  for (let i = buf.indexOf(LF, from); i !== -1; i = buf.indexOf(LF, i + 1)) if (i === 0 || buf[i - 1] !== CR) return true;
+  return false;
+};

@@ -227,7 +227,9 @@ export class ForwardExchange implements UpstreamOwner {
     if (framing.kind === 'length') this.#remaining = framing.length;
     else if (framing.kind === 'chunked') this.#scanner = new ChunkedScanner();
     const client = this.#client;
-    if (framing.kind === 'close' || this.#ctx.proxy.stopping()) client.closeAfterResponse = true;
+    // Close after this response: a close-delimited body, stopping, or an answer that came before the whole request
+    // body did (what is left of it cannot be told from a next request).
+    if (framing.kind === 'close' || this.#ctx.proxy.stopping() || !this.requestSent) client.closeAfterResponse = true;
     const headText = forwardedResponseHead(status, reason, rawHeaders, framing.kind === 'chunked', client.closeAfterResponse);
     const n = bodyStart < buf.length ? this.#bodyBytes(buf, bodyStart) : this.#bodyBytes(EMPTY, 0);
     if (n < 0) return;
