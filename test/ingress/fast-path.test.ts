@@ -118,6 +118,32 @@ test('client half-close right after a request: the whole response arrives, then 
   t.true(await c.endsWithin(1000));
 });
 
+test('pipelined requests followed by a half-close: every buffered request is answered, then the proxy closes', async (t) => {
+  const b = await backend(t, echoHandler);
+  const { port } = await startProxy(t, everything(b.port));
+  const c = await client(t, port);
+  c.write(get('/a') + get('/b') + get('/c'));
+  c.socket.end();
+  for (const path of ['/a', '/b', '/c']) t.is(echoed(await readResponse(c)).target, path);
+  t.true(await c.endsWithin(1000));
+});
+
+test('thousands of pipelined requests answered locally (404) are served in order without deep recursion', async (t) => {
+  const b = await backend(t, echoHandler);
+  const { port } = await startProxy(t, onlyHost(b.port));
+  const c = await client(t, port);
+  const count = 5000;
+  let batch = '';
+  for (let i = 0; i < count; i++) batch += get(`/n${i}`, 'elsewhere.test');
+  c.write(batch + get('/last'));
+  for (let i = 0; i < count; i++) {
+    const r = await readResponse(c);
+    if (r.status !== 404) return t.fail(`request ${i}: ${r.status}`);
+  }
+  t.is(echoed(await readResponse(c)).target, '/last');
+  t.is(b.requests.length, 1);
+});
+
 // 2. Hand-off to node:http mid-connection
 
 test('hand-off mid-connection: fast GET, chunked POST (node:http), GET again, one after another on one connection', async (t) => {

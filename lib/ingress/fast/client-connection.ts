@@ -41,6 +41,8 @@ export class ClientConnection implements ExchangeClient {
   #closed = false;
   /** performance.now() of the last byte read; of the first byte of a partial head. */
   #lastActivity = performance.now();
+  /** When we ended our side; a peer that never closes its side is destroyed after the keep-alive timeout. */
+  #closedAt = 0;
   #headSince = 0;
 
   constructor(socket: Socket, ctx: FastContext) {
@@ -85,9 +87,9 @@ export class ClientConnection implements ExchangeClient {
   };
 
   readonly #onEnd = (): void => {
-    // Half-close from the client: answer what is in flight, then close.
-    this.closeAfterResponse = true;
-    if (this.#exchange === undefined) this.socket.end();
+    // Half-close from the client: what is in flight and complete requests already buffered are still answered
+    // (#next and #readHead close once nothing answerable is left).
+    if (this.#exchange === undefined && this.#bodyMode === BodyMode.none) this.#finishConnection();
   };
 
   readonly #onClose = (): void => {
@@ -102,23 +104,31 @@ export class ClientConnection implements ExchangeClient {
     this.#exchange?.clientDrained();
   };
 
-  /** Parse and start the next request when its head is complete. */
+  /**
+   * Start the buffered requests whose heads are complete, one after another while they are answered locally
+   * (a loop, not recursion: a client may pipeline thousands of 404s), until one goes upstream.
+   */
   #readHead(): void {
-    const buf = this.#pending;
-    if (buf === undefined || this.#closed) return;
-    const end = buf.indexOf(CRLFCRLF, this.#scanFrom > 3 ? this.#scanFrom - 3 : 0);
-    if (end === -1) {
-      // A head ending in bare LFs never shows CRLFCRLF: any bare LF already means node:http must judge it.
-      if (buf.length > this.#ctx.maxHeaderSize || hasBareLf(buf, this.#scanFrom)) return this.#handoff();
-      this.#scanFrom = buf.length;
-      return;
+    while (this.#exchange === undefined && this.#bodyMode === BodyMode.none && !this.#closed) {
+      const buf = this.#pending;
+      if (buf === undefined) return;
+      const end = buf.indexOf(CRLFCRLF, this.#scanFrom > 3 ? this.#scanFrom - 3 : 0);
+      if (end === -1) {
+        // A head ending in bare LFs never shows CRLFCRLF: any bare LF already means node:http must judge it.
+        if (buf.length > this.#ctx.maxHeaderSize || hasBareLf(buf, this.#scanFrom)) return this.#handoff();
+        // A client that half-closed in the middle of a head will never finish it.
+        if (this.socket.readableEnded) return this.#finishConnection();
+        this.#scanFrom = buf.length;
+        return;
+      }
+      if (end > this.#ctx.maxHeaderSize) return this.#handoff();
+      const parsed = parseRequestHead(buf.toString('latin1', 0, end));
+      if (!parsed.ok) return this.#handoff();
+      this.#scanFrom = 0;
+      this.#pending = end + 4 < buf.length ? buf.subarray(end + 4) : undefined;
+      this.#headSince = this.#pending === undefined ? 0 : performance.now();
+      this.#start(parsed.head);
     }
-    if (end > this.#ctx.maxHeaderSize) return this.#handoff();
-    const parsed = parseRequestHead(buf.toString('latin1', 0, end));
-    if (!parsed.ok) return this.#handoff();
-    this.#scanFrom = 0;
-    this.#pending = end + 4 < buf.length ? buf.subarray(end + 4) : undefined;
-    this.#start(parsed.head);
   }
 
   #start(head: RequestHead): void {
@@ -171,7 +181,7 @@ export class ClientConnection implements ExchangeClient {
         endpoint: undefined,
       });
     }
-    this.#afterLocal();
+    this.#dropUnreadBody();
   }
 
   #write(status: number): void {
@@ -180,22 +190,20 @@ export class ClientConnection implements ExchangeClient {
     this.socket.write(localResponseText(status, close, new Date().toUTCString()), 'latin1');
   }
 
-  /** After a local answer: drop the unread body (bounded), then go on with the next request. */
-  #afterLocal(): void {
+  /** After a local answer: close, or drop the unread body (bounded: see #write) before the next request. */
+  #dropUnreadBody(): void {
     this.#exchange = undefined;
     if (this.closeAfterResponse) return this.#finishConnection();
-    if (this.#bodyRemaining > 0) {
-      this.#bodyMode = BodyMode.discard;
-      const buffered = this.#pending;
-      if (buffered !== undefined) {
-        const n = Math.min(buffered.length, this.#bodyRemaining);
-        this.#bodyRemaining -= n;
-        this.#pending = n === buffered.length ? undefined : buffered.subarray(n);
-      }
-      if (this.#bodyRemaining > 0) return this.#resumeBuffer();
-      this.#bodyMode = BodyMode.none;
+    if (this.#bodyRemaining === 0) return;
+    this.#bodyMode = BodyMode.discard;
+    const buffered = this.#pending;
+    if (buffered !== undefined) {
+      const n = Math.min(buffered.length, this.#bodyRemaining);
+      this.#bodyRemaining -= n;
+      this.#pending = n === buffered.length ? undefined : buffered.subarray(n);
     }
-    this.#next();
+    if (this.#bodyRemaining > 0) this.#resumeBuffer();
+    else this.#bodyMode = BodyMode.none;
   }
 
   // ExchangeClient
@@ -218,7 +226,8 @@ export class ClientConnection implements ExchangeClient {
     if (this.#bodyMode === BodyMode.buffer || this.#bodyMode === BodyMode.forward) this.#bodyMode = BodyMode.none;
     if (this.#closed) return;
     this.#write(status);
-    this.#afterLocal();
+    this.#dropUnreadBody();
+    if (this.#bodyMode === BodyMode.none) this.#next();
   }
 
   exchangeFinished(): void {
@@ -260,7 +269,9 @@ export class ClientConnection implements ExchangeClient {
   }
 
   #finishConnection(): void {
+    if (this.#closed) return;
     this.#closed = true;
+    this.#closedAt = performance.now();
     this.#pending = undefined;
     this.socket.end();
   }
@@ -282,7 +293,10 @@ export class ClientConnection implements ExchangeClient {
 
   /** Timeouts, checked by the listener's periodic sweep rather than a timer per request. */
   sweep(now: number): void {
-    if (this.#closed) return;
+    if (this.#closed) {
+      if (this.#closedAt !== 0 && now - this.#closedAt > this.#ctx.keepAliveTimeoutMs) this.socket.destroy();
+      return;
+    }
     const ctx = this.#ctx;
     const exchange = this.#exchange;
     if (exchange !== undefined) {
