@@ -2,7 +2,7 @@
  * Switchyard's ingress proxy against nginx as a reverse proxy, on 127.0.0.1 only. Prints a table; not a test.
  *
  *   node perf/ingress-vs-nginx.ts [--runs 5] [--duration 10s] [--connections 50] [--only http|https]
- *                                 [--no-pin] [--syscalls] [--cpu-prof DIR]
+ *                                 [--no-pin] [--syscalls] [--cpu-prof DIR] [--floor]
  *
  * Upstream: a third nginx (worker_processes 1) answering `return 200` from memory, so neither proxy waits on a
  * slow backend. Both proxies: one worker (switchyard is one Node process), keep-alive to the upstream (nginx
@@ -10,7 +10,9 @@
  * keep-alive, plain HTTP and TLS (self-signed P-256 certificates on both). Runs alternate between the two proxies;
  * the figure per cell is the median of the runs. Pinning (default; `--no-pin` turns it off): the proxy under test
  * (nginx's worker or the switchyard process) alone on CPU 1, wrk and the upstream nginx on CPU 0. `--syscalls`
- * adds one `strace -c -f` run per proxy and prints syscalls per request. See perf/README-ingress.md.
+ * adds one `strace -c -f` run per proxy and prints syscalls per request. `--floor` adds, over plain HTTP, a
+ * minimal forwarder on Node's net sockets (perf/node-floor-proxy.ts): what any Node proxy costs at least.
+ * See perf/README-ingress.md.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -36,6 +38,7 @@ const CPU_PROF = arg('cpu-prof', '');
 const ONLY = arg('only', '');
 const PIN = !flag('no-pin');
 const SYSCALLS = flag('syscalls');
+const FLOOR = flag('floor');
 /** CPU 1: the proxy under test, alone. CPU 0: wrk and the upstream nginx (the load generator side). */
 const PROXY_CPU = '1';
 const LOAD_CPU = '0';
@@ -76,7 +79,9 @@ execFileSync(OPENSSL, [
   '-subj', '/CN=bench.local', '-keyout', join(work, 'key.pem'), '-out', join(work, 'cert.pem'),
 ], { stdio: 'ignore' });
 
-const [upstreamPort, nginxHttp, nginxHttps, syHttp, syHttps] = await Promise.all([1, 2, 3, 4, 5].map(() => freePort()));
+const [upstreamPort, nginxHttp, nginxHttps, syHttp, syHttps, floorHttp] = await Promise.all(
+  [1, 2, 3, 4, 5, 6].map(() => freePort()),
+);
 
 const nginxConf = (name: string, body: string): string => {
   const dir = join(work, name);
@@ -157,6 +162,13 @@ const switchyard = await start(
   'ready',
 );
 
+const floor = FLOOR
+  ? await start(
+      ...pinned(PROXY_CPU, process.execPath, [join(import.meta.dirname, 'node-floor-proxy.ts'), String(floorHttp), String(upstreamPort)]),
+      'ready',
+    )
+  : undefined;
+
 interface Result {
   readonly rps: number;
   readonly p99ms: number;
@@ -169,14 +181,17 @@ interface Result {
    * depends on what else the shared machine runs at the time, so it is the steadier measure of per-request cost.
    */
   readonly cpuUsPerRequest: number;
+  /** The user and system parts of cpuUsPerRequest. */
+  readonly userUsPerRequest: number;
+  readonly sysUsPerRequest: number;
 }
 
 const CLOCK_TICKS_PER_S = 100; // Linux USER_HZ
-/** utime + stime of a process (all its threads), in clock ticks. */
-const processTicks = (pid: number): number => {
+/** [utime, stime] of a process (all its threads), in clock ticks. */
+const processTicks = (pid: number): [number, number] => {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return Number(fields[11]) + Number(fields[12]); // fields 14 and 15 of proc(5), counted from `state` = 3
+  return [Number(fields[11]), Number(fields[12])]; // fields 14 and 15 of proc(5), counted from `state` = 3
 };
 
 /** Per-CPU [busy, total] jiffies. */
@@ -199,7 +214,9 @@ const wrk = (url: string, proxyPid: number, duration = DURATION): Result => {
     encoding: 'utf8',
   });
   const after = cpuTimes();
-  const proxyTicks = processTicks(proxyPid) - proxyBefore;
+  const proxyAfter = processTicks(proxyPid);
+  const userTicks = proxyAfter[0] - proxyBefore[0];
+  const sysTicks = proxyAfter[1] - proxyBefore[1];
   const cpuBusy = after.map(([b, t], i) => (b - before[i]![0]) / Math.max(1, t - before[i]![1]));
   const requests = Number(/(\d+) requests in/.exec(out)?.[1]);
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]);
@@ -208,8 +225,17 @@ const wrk = (url: string, proxyPid: number, duration = DURATION): Result => {
   const sock = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
   const errors = non2xx + (sock ? sock.slice(1).reduce((s, n) => s + Number(n), 0) : 0);
   if (!p99 || Number.isNaN(rps)) throw new Error(`cannot parse wrk output:\n${out}`);
-  const cpuUsPerRequest = (proxyTicks / CLOCK_TICKS_PER_S) * 1e6 / requests;
-  return { rps, p99ms: toMs(p99[1]!, p99[2]!), errors, requests, cpuBusy, cpuUsPerRequest };
+  const perRequest = (ticks: number): number => ((ticks / CLOCK_TICKS_PER_S) * 1e6) / requests;
+  return {
+    rps,
+    p99ms: toMs(p99[1]!, p99[2]!),
+    errors,
+    requests,
+    cpuBusy,
+    cpuUsPerRequest: perRequest(userTicks + sysTicks),
+    userUsPerRequest: perRequest(userTicks),
+    sysUsPerRequest: perRequest(sysTicks),
+  };
 };
 
 const median = (xs: number[]): number => {
@@ -226,12 +252,16 @@ const allTargets = {
   'switchyard http': `http://127.0.0.1:${syHttp}/`,
   'nginx https': `https://127.0.0.1:${nginxHttps}/`,
   'switchyard https': `https://127.0.0.1:${syHttps}/`,
+  'floor http': `http://127.0.0.1:${floorHttp}/`,
 } as const;
-const pidOf = (target: string): number => (target.startsWith('nginx') ? nginxWorker : switchyard.pid!);
+const pidOf = (target: string): number =>
+  target.startsWith('nginx') ? nginxWorker : target.startsWith('floor') ? floor!.pid! : switchyard.pid!;
 type Target = keyof typeof allTargets;
 const protos = (['http', 'https'] as const).filter((p) => !ONLY || p === ONLY);
 const targets = Object.fromEntries(
-  Object.entries(allTargets).filter(([name]) => protos.some((p) => name.endsWith(` ${p}`))),
+  Object.entries(allTargets).filter(
+    ([name]) => protos.some((p) => name.endsWith(` ${p}`)) && (FLOOR || !name.startsWith('floor')),
+  ),
 ) as Partial<Record<Target, string>>;
 
 // Warm-up (JIT, pools, TLS session setup) — not measured.
@@ -256,6 +286,8 @@ const summary = (name: Target) => {
     rps: median(rs.map((r) => r.rps)),
     p99ms: median(rs.map((r) => r.p99ms)),
     cpuUs: median(rs.map((r) => r.cpuUsPerRequest)),
+    userUs: median(rs.map((r) => r.userUsPerRequest)),
+    sysUs: median(rs.map((r) => r.sysUsPerRequest)),
     errors: rs.reduce((s, r) => s + r.errors, 0),
   };
 };
@@ -277,6 +309,13 @@ for (const proto of protos) {
       `${n.cpuUs.toFixed(1)} | ${s.cpuUs.toFixed(1)} | ${n.errors}/${s.errors} |`,
   );
 }
+console.log('\nCPU per request, user + system (medians, µs):\n');
+console.log('| target | user | system | total | req/s |');
+console.log('| --- | --- | --- | --- | --- |');
+for (const name of Object.keys(targets) as Target[]) {
+  const r = summary(name);
+  console.log(`| ${name} | ${r.userUs.toFixed(1)} | ${r.sysUs.toFixed(1)} | ${r.cpuUs.toFixed(1)} | ${r.rps.toFixed(0)} |`);
+}
 if (SYSCALLS) {
   for (const proto of protos) {
     for (const [who, pid] of [['nginx', nginxWorker], ['switchyard', switchyard.pid!]] as const) {
@@ -288,6 +327,10 @@ if (SYSCALLS) {
 
 switchyard.kill('SIGTERM');
 await new Promise((r) => switchyard.once('exit', r));
+if (floor) {
+  floor.kill('SIGTERM');
+  await new Promise((r) => floor.once('exit', r));
+}
 cleanup();
 
 function syscallsPerRequest(pid: number, url: string): string {

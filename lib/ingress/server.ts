@@ -17,6 +17,7 @@ import { emptyRouteTable, type RouteTable } from './types.ts';
 import { Balancer, UpstreamPools, backendsOf } from './upstream.ts';
 import { FastListener } from './fast/listener.ts';
 import { RawUpstreamPool, endpointKey } from './fast/upstream-pool.ts';
+import { CoarseClock } from './fast/context.ts';
 import { proxyUpgrade, type WebSocketContext } from './websocket.ts';
 
 export interface ListenAddress {
@@ -64,6 +65,7 @@ export class IngressServer {
   readonly #balancer = new Balancer();
   readonly #pools: UpstreamPools;
   readonly #rawPool: RawUpstreamPool;
+  readonly #clock = new CoarseClock();
   readonly #fast: FastListener[] = [];
   readonly #tunnels = new Set<Duplex>();
   /** SecureContexts by Secret key, rebuilt only when the PEM text changes (a renewed Secret). */
@@ -88,6 +90,7 @@ export class IngressServer {
       connectTimeoutMs: options.connectTimeoutMs ?? 5_000,
       idleTimeoutMs: 4_000,
       maxIdlePerEndpoint: 64,
+      clock: this.#clock,
     });
   }
 
@@ -169,6 +172,7 @@ export class IngressServer {
     const listener = new FastListener({
       proxy: this.#proxyContext(),
       pool: this.#rawPool,
+      clock: this.#clock,
       proto,
       listenerPort,
       maxHeaderSize,

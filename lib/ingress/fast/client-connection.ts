@@ -40,7 +40,7 @@ export class ClientConnection implements ExchangeClient {
   #pausedForBuffer = false;
   #closed = false;
   /** performance.now() of the last byte read; of the first byte of a partial head. */
-  #lastActivity = performance.now();
+  #lastActivity: number;
   /** When we ended our side; a peer that never closes its side is destroyed after the keep-alive timeout. */
   #closedAt = 0;
   #headSince = 0;
@@ -49,6 +49,7 @@ export class ClientConnection implements ExchangeClient {
     this.socket = socket;
     this.#ctx = ctx;
     this.#clientIp = clientAddress(socket.remoteAddress);
+    this.#lastActivity = ctx.clock.now;
     socket.on('data', this.#onData);
     socket.on('end', this.#onEnd);
     socket.on('error', noop);
@@ -61,7 +62,7 @@ export class ClientConnection implements ExchangeClient {
   }
 
   readonly #onData = (chunk: Buffer): void => {
-    this.#lastActivity = performance.now();
+    this.#lastActivity = this.#ctx.clock.now;
     if (this.#bodyRemaining > 0 && this.#bodyMode !== BodyMode.buffer) {
       const n = Math.min(chunk.length, this.#bodyRemaining);
       this.#bodyRemaining -= n;
@@ -126,7 +127,7 @@ export class ClientConnection implements ExchangeClient {
       if (!parsed.ok) return this.#handoff();
       this.#scanFrom = 0;
       this.#pending = end + 4 < buf.length ? buf.subarray(end + 4) : undefined;
-      this.#headSince = this.#pending === undefined ? 0 : performance.now();
+      this.#headSince = this.#pending === undefined ? 0 : this.#ctx.clock.now;
       this.#start(parsed.head);
     }
   }
@@ -264,14 +265,14 @@ export class ClientConnection implements ExchangeClient {
       if (this.socket.readableEnded) this.#finishConnection();
       return;
     }
-    this.#headSince = performance.now();
+    this.#headSince = this.#ctx.clock.now;
     this.#readHead();
   }
 
   #finishConnection(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#closedAt = performance.now();
+    this.#closedAt = this.#ctx.clock.now;
     this.#pending = undefined;
     this.socket.end();
   }

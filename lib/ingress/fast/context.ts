@@ -6,7 +6,20 @@ import type { Socket } from 'node:net';
 import type { ProxyContext } from '../proxy.ts';
 import type { RawUpstreamPool } from './upstream-pool.ts';
 
+/**
+ * performance.now() as of the last sweep (or accept): precise enough for timeouts and idle checks, which the sweep
+ * enforces at its own granularity anyway, and it spares a clock read per event on the hot path.
+ */
+export class CoarseClock {
+  now = performance.now();
+  tick(): number {
+    this.now = performance.now();
+    return this.now;
+  }
+}
+
 export interface FastContext {
+  readonly clock: CoarseClock;
   readonly proxy: ProxyContext;
   readonly pool: RawUpstreamPool;
   readonly proto: 'http' | 'https';

@@ -53,7 +53,8 @@ export class ForwardExchange implements UpstreamOwner {
   readonly #contentLength: number;
   readonly #candidates: readonly Endpoint[];
   readonly #attempts: number;
-  readonly #started = performance.now();
+  /** Precise start times only matter for the metrics hook; without one, no clock is read for them. */
+  readonly #started: number;
   #attempt = 0;
   #endpoint: Endpoint | undefined;
   #upstream: UpstreamConnection | undefined;
@@ -93,12 +94,13 @@ export class ForwardExchange implements UpstreamOwner {
     this.#candidates = candidates;
     this.#headText = headText;
     this.#attempts = Math.min(ctx.proxy.maxAttempts, candidates.length);
+    this.#started = ctx.proxy.onRequest ? performance.now() : 0;
   }
 
   start(): void {
     const ep = this.#candidates[this.#attempt]!;
     this.#endpoint = ep;
-    this.#attemptStarted = performance.now();
+    if (this.#ctx.proxy.onRequest) this.#attemptStarted = performance.now();
     const key = endpointKey(ep);
     const reused = this.#ctx.pool.take(key, this);
     if (reused) return this.#connected(reused);
@@ -146,7 +148,7 @@ export class ForwardExchange implements UpstreamOwner {
 
   #requestDone(): void {
     this.requestSent = true;
-    if (this.#phase === Phase.head) this.deadline = performance.now() + this.#ctx.responseTimeoutMs;
+    if (this.#phase === Phase.head) this.deadline = this.#ctx.clock.now + this.#ctx.responseTimeoutMs;
   }
 
   upstreamDrained(): void {
@@ -175,7 +177,7 @@ export class ForwardExchange implements UpstreamOwner {
       this.#poisoned = true;
       return;
     }
-    this.deadline = performance.now() + this.#ctx.responseTimeoutMs;
+    this.deadline = this.#ctx.clock.now + this.#ctx.responseTimeoutMs;
     const n = this.#bodyBytes(chunk, 0);
     if (n < 0) return;
     this.#toClient(n === chunk.length ? chunk : chunk.subarray(0, n));
@@ -218,12 +220,12 @@ export class ForwardExchange implements UpstreamOwner {
     buf: Buffer,
     bodyStart: number,
   ): void {
-    this.#upstreamMs = performance.now() - this.#attemptStarted;
+    if (this.#ctx.proxy.onRequest) this.#upstreamMs = performance.now() - this.#attemptStarted;
     this.#status = status;
     this.#framing = framing;
     this.#upstreamKeepAlive = keepAlive;
     this.#phase = Phase.body;
-    this.deadline = performance.now() + this.#ctx.responseTimeoutMs;
+    this.deadline = this.#ctx.clock.now + this.#ctx.responseTimeoutMs;
     if (framing.kind === 'length') this.#remaining = framing.length;
     else if (framing.kind === 'chunked') this.#scanner = new ChunkedScanner();
     const client = this.#client;

@@ -27,12 +27,13 @@ export class FastListener {
 
   accept(socket: Socket): void {
     socket.setNoDelay(true);
+    this.#ctx.clock.tick();
     this.#connections.add(new ClientConnection(socket, this.#ctx));
     this.#timer ??= setInterval(() => this.#sweep(), this.#sweepMs).unref();
   }
 
   #sweep(): void {
-    const now = performance.now();
+    const now = this.#ctx.clock.tick();
     for (const conn of this.#connections) conn.sweep(now);
     this.#ctx.pool.sweep(now);
     if (this.#connections.size === 0 && this.#ctx.pool.size === 0) {

@@ -79,6 +79,8 @@ export interface RawPoolOptions {
   readonly idleTimeoutMs: number;
   /** Idle connections kept per endpoint; more are closed when released. */
   readonly maxIdlePerEndpoint: number;
+  /** The clock idle ages are measured with (the listeners' coarse clock). */
+  readonly clock: { readonly now: number };
 }
 
 const CONNECT_TIMEOUT = 'UND_ERR_CONNECT_TIMEOUT'; // same code as the undici path, so both report alike
@@ -173,7 +175,7 @@ export class RawUpstreamPool {
     if (!list) this.#idle.set(conn.key, (list = []));
     if (list.length >= this.#options.maxIdlePerEndpoint) return conn.destroy();
     if (conn.socket.isPaused()) conn.socket.resume();
-    conn.idleSince = performance.now();
+    conn.idleSince = this.#options.clock.now;
     list.push(conn);
   }
 
