@@ -89,7 +89,9 @@ export class IngressServer {
     this.#rawPool = new RawUpstreamPool({
       connectTimeoutMs: options.connectTimeoutMs ?? 5_000,
       idleTimeoutMs: 4_000,
-      maxIdlePerEndpoint: 64,
+      // Idle keep-alive connections kept per endpoint (ingress-nginx's default upstream-keepalive-connections):
+      // fewer would make a busy endpoint churn connections whenever concurrency exceeds the cap.
+      maxIdlePerEndpoint: 320,
       clock: this.#clock,
     });
   }
