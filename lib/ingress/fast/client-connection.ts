@@ -10,7 +10,9 @@
  */
 import type { Socket } from 'node:net';
 import { clientAddress, forwardRequestHeaders, requestHeadText } from '../headers.ts';
-import { parseRequestHead, type RequestHead } from '../http1/request-head.ts';
+import { MAX_REQUEST_FIELDS, parseRequestHeadBytes, type RequestLine } from '../http1/request-head.ts';
+import { HeadFields } from '../http1/tokens.ts';
+import { forwardedLines, rewriteRequestHead, type ForwardedLines } from './head-rewrite.ts';
 import { newRequestId } from '../request-id.ts';
 import { matchRoute } from '../router.ts';
 import { CRLFCRLF, type FastContext } from './context.ts';
@@ -29,6 +31,8 @@ export class ClientConnection implements ExchangeClient {
   readonly socket: Socket;
   readonly #ctx: FastContext;
   readonly #clientIp: string;
+  /** The X-Forwarded-* lines that depend only on this connection (built on its first forwarded request). */
+  #forwarded: ForwardedLines | undefined;
   #pending: Buffer | undefined;
   /** Where the next search for the end of the head starts (the bytes before were searched already). */
   #scanFrom = 0;
@@ -123,16 +127,17 @@ export class ClientConnection implements ExchangeClient {
         return;
       }
       if (end > this.#ctx.maxHeaderSize) return this.#handoff();
-      const parsed = parseRequestHead(buf.toString('latin1', 0, end));
+      const parsed = parseRequestHeadBytes(buf, end, requestFields);
       if (!parsed.ok) return this.#handoff();
       this.#scanFrom = 0;
       this.#pending = end + 4 < buf.length ? buf.subarray(end + 4) : undefined;
       this.#headSince = this.#pending === undefined ? 0 : this.#ctx.clock.now;
-      this.#start(parsed.head);
+      this.#start(parsed.head, buf, end);
     }
   }
 
-  #start(head: RequestHead): void {
+  /** `src[0, headEnd)` is the head just parsed into `requestFields` (read synchronously here, before any I/O). */
+  #start(head: RequestLine, src: Buffer, headEnd: number): void {
     const ctx = this.#ctx;
     const proxy = ctx.proxy;
     if (!head.keepAlive || proxy.stopping()) this.closeAfterResponse = true;
@@ -147,27 +152,30 @@ export class ClientConnection implements ExchangeClient {
     const backend = match.backend.servicePortKey ?? match.backend.service;
     const candidates = proxy.balancer.candidates(match.backend);
     if (candidates.length === 0) return this.#local(503, head, backend);
-    const headers = forwardRequestHeaders(head.rawHeaders, {
-      clientIp: this.#clientIp,
-      proto: ctx.proto,
-      listenerPort: ctx.listenerPort(),
-      newRequestId,
-    }).headers;
     this.#bodyMode = head.contentLength > 0 ? BodyMode.buffer : BodyMode.none;
-    const exchange = new ForwardExchange(
-      ctx,
-      this,
-      head,
-      backend,
-      candidates,
-      requestHeadText(head.method, head.target, headers),
-    );
+    const exchange = new ForwardExchange(ctx, this, head, backend, candidates, this.#upstreamHead(head, src, headEnd));
     this.#exchange = exchange;
     exchange.start();
   }
 
+  /** The rewritten head for the upstream (the general rewrite when Connection names headers to drop). */
+  #upstreamHead(head: RequestLine, src: Buffer, headEnd: number): Buffer {
+    const ctx = this.#ctx;
+    if (head.connectionListsOthers) {
+      const headers = forwardRequestHeaders(requestFields.strings(src), {
+        clientIp: this.#clientIp,
+        proto: ctx.proto,
+        listenerPort: ctx.listenerPort(),
+        newRequestId,
+      }).headers;
+      return Buffer.from(requestHeadText(head.method, head.target, headers), 'latin1');
+    }
+    this.#forwarded ??= forwardedLines(this.#clientIp, ctx.proto, ctx.listenerPort());
+    return rewriteRequestHead(src, headEnd, requestFields, this.#forwarded, newRequestId);
+  }
+
   /** An answer of our own to a request that did not reach an upstream. */
-  #local(status: number, head: RequestHead, backend: string | undefined): void {
+  #local(status: number, head: RequestLine, backend: string | undefined): void {
     const started = performance.now();
     this.#write(status);
     const onRequest = this.#ctx.proxy.onRequest;
@@ -327,6 +335,9 @@ export class ClientConnection implements ExchangeClient {
 }
 
 const noop = (): void => undefined;
+
+/** Field positions of the request head being started; parse and rewrite run back to back, synchronously. */
+const requestFields = new HeadFields(MAX_REQUEST_FIELDS);
 
 const LF = 0x0a;
 const CR = 0x0d;

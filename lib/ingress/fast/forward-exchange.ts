@@ -15,7 +15,9 @@ import { describeError } from '../../errors.ts';
 import type { Endpoint } from '../../model/types.ts';
 import { forwardedResponseHead } from '../headers.ts';
 import { ChunkedScanner } from '../http1/chunked.ts';
-import { parseResponseHead, type BodyFraming } from '../http1/response-head.ts';
+import { MAX_RESPONSE_FIELDS, parseResponseHeadBytes, type BodyFraming, type StatusLine } from '../http1/response-head.ts';
+import { HeadFields, latin1 } from '../http1/tokens.ts';
+import { rewriteResponseHead } from './head-rewrite.ts';
 import { CONNECT_ERRORS, IDEMPOTENT, TIMEOUT_ERRORS, errorCode } from '../proxy.ts';
 import { CRLFCRLF, type FastContext } from './context.ts';
 import { endpointKey, type UpstreamConnection, type UpstreamOwner } from './upstream-pool.ts';
@@ -49,7 +51,8 @@ export class ForwardExchange implements UpstreamOwner {
   readonly #target: string;
   readonly #host: string;
   readonly #backend: string;
-  readonly #headText: string;
+  /** The rewritten request head, kept for a retry on another connection. */
+  readonly #head: Buffer;
   readonly #contentLength: number;
   readonly #candidates: readonly Endpoint[];
   readonly #attempts: number;
@@ -82,7 +85,7 @@ export class ForwardExchange implements UpstreamOwner {
     request: { method: string; target: string; host: string; contentLength: number },
     backend: string,
     candidates: readonly Endpoint[],
-    headText: string,
+    head: Buffer,
   ) {
     this.#ctx = ctx;
     this.#client = client;
@@ -92,7 +95,7 @@ export class ForwardExchange implements UpstreamOwner {
     this.#contentLength = request.contentLength;
     this.#backend = backend;
     this.#candidates = candidates;
-    this.#headText = headText;
+    this.#head = head;
     this.#attempts = Math.min(ctx.proxy.maxAttempts, candidates.length);
     this.#started = ctx.proxy.onRequest ? performance.now() : 0;
   }
@@ -128,10 +131,10 @@ export class ForwardExchange implements UpstreamOwner {
     this.#upstream = conn;
     const socket = conn.socket;
     const body = this.#contentLength > 0 ? this.#client.takeRequestBody() : undefined;
-    if (body === undefined || body.length === 0) socket.write(this.#headText, 'latin1');
+    if (body === undefined || body.length === 0) socket.write(this.#head);
     else {
       socket.cork();
-      socket.write(this.#headText, 'latin1');
+      socket.write(this.#head);
       socket.write(body);
       socket.uncork();
     }
@@ -194,36 +197,45 @@ export class ForwardExchange implements UpstreamOwner {
         this.#pendingHead = buf;
         return;
       }
-      const parsed = parseResponseHead(buf.toString('latin1', 0, end), this.#method);
+      const parsed = parseResponseHeadBytes(buf, end, this.#method, responseFields);
       if (!parsed.ok) return this.#badResponse(parsed.reason);
       const head = parsed.head;
       const bodyStart = end + 4;
       if (head.status < 200) {
         if (head.status === 101) return this.#badResponse('101 without an upgrade request');
         // Interim answers (103 Early Hints…) pass through; the final response follows on the same connection.
-        this.#client.socket.write(forwardedResponseHead(head.status, head.reason, head.rawHeaders, false, false), 'latin1');
+        this.#client.socket.write(this.#clientHead(head, buf, end, false, 0, 0));
         if (bodyStart === buf.length) return;
         buf = buf.subarray(bodyStart);
         continue;
       }
-      this.#startResponse(head.status, head.reason, head.rawHeaders, head.framing, head.keepAlive, buf, bodyStart);
+      this.#startResponse(head, buf, end);
       return;
     }
   }
 
-  #startResponse(
-    status: number,
-    reason: string,
-    rawHeaders: readonly string[],
-    framing: BodyFraming,
-    keepAlive: boolean,
-    buf: Buffer,
-    bodyStart: number,
-  ): void {
+  /**
+   * The client's head (and `bodyLength` body bytes from bodyStart) for a head just parsed into responseFields;
+   * the general rewrite when Connection names headers to drop.
+   */
+  #clientHead(head: StatusLine, src: Buffer, headEnd: number, close: boolean, bodyStart: number, bodyLength: number): Buffer {
+    if (!head.connectionListsOthers) {
+      return rewriteResponseHead(src, headEnd, head, responseFields, close, bodyStart, bodyLength);
+    }
+    const reason = head.reasonStart < head.lineEnd ? latin1(src, head.reasonStart, head.lineEnd) : '';
+    const text = forwardedResponseHead(head.status, reason, responseFields.strings(src), head.framing.kind === 'chunked', close);
+    const out = Buffer.allocUnsafe(text.length + bodyLength);
+    out.write(text, 0, 'latin1');
+    if (bodyLength > 0) src.copy(out, text.length, bodyStart, bodyStart + bodyLength);
+    return out;
+  }
+
+  #startResponse(head: StatusLine, buf: Buffer, headEnd: number): void {
+    const framing = head.framing;
     if (this.#ctx.proxy.onRequest) this.#upstreamMs = performance.now() - this.#attemptStarted;
-    this.#status = status;
+    this.#status = head.status;
     this.#framing = framing;
-    this.#upstreamKeepAlive = keepAlive;
+    this.#upstreamKeepAlive = head.keepAlive;
     this.#phase = Phase.body;
     this.deadline = this.#ctx.clock.now + this.#ctx.responseTimeoutMs;
     if (framing.kind === 'length') this.#remaining = framing.length;
@@ -232,19 +244,15 @@ export class ForwardExchange implements UpstreamOwner {
     // Close after this response: a close-delimited body, stopping, or an answer that came before the whole request
     // body did (what is left of it cannot be told from a next request).
     if (framing.kind === 'close' || this.#ctx.proxy.stopping() || !this.requestSent) client.closeAfterResponse = true;
-    const headText = forwardedResponseHead(status, reason, rawHeaders, framing.kind === 'chunked', client.closeAfterResponse);
+    const bodyStart = headEnd + 4;
     const n = bodyStart < buf.length ? this.#bodyBytes(buf, bodyStart) : this.#bodyBytes(EMPTY, 0);
     if (n < 0) return;
-    const socket = client.socket;
-    if (n === 0) socket.write(headText, 'latin1');
-    else if (n <= COALESCE_LIMIT) {
-      const out = Buffer.allocUnsafe(headText.length + n);
-      out.write(headText, 0, 'latin1');
-      buf.copy(out, headText.length, bodyStart, bodyStart + n);
-      this.#toClient(out);
-    } else {
+    const close = client.closeAfterResponse;
+    if (n <= COALESCE_LIMIT) this.#toClient(this.#clientHead(head, buf, headEnd, close, bodyStart, n));
+    else {
+      const socket = client.socket;
       socket.cork();
-      socket.write(headText, 'latin1');
+      socket.write(this.#clientHead(head, buf, headEnd, close, 0, 0));
       this.#toClient(buf.subarray(bodyStart, bodyStart + n));
       socket.uncork();
     }
@@ -415,3 +423,6 @@ export class ForwardExchange implements UpstreamOwner {
 }
 
 const EMPTY = Buffer.alloc(0);
+
+/** Field positions of the response head being forwarded; parse and rewrite run back to back, synchronously. */
+const responseFields = new HeadFields(MAX_RESPONSE_FIELDS);
