@@ -171,7 +171,7 @@ export class ClientConnection implements ExchangeClient {
       return Buffer.from(requestHeadText(head.method, head.target, headers), 'latin1');
     }
     this.#forwarded ??= forwardedLines(this.#clientIp, ctx.proto, ctx.listenerPort());
-    return rewriteRequestHead(src, headEnd, requestFields, this.#forwarded, newRequestId);
+    return rewriteRequestHead(src, headEnd, requestFields, this.#forwarded, head.host, newRequestId);
   }
 
   /** An answer of our own to a request that did not reach an upstream. */

@@ -6,7 +6,7 @@
  * header names other headers to drop is left to those general functions by the caller.
  */
 import {
-  FIELD_CONNECTION, FIELD_CONTENT_LENGTH, FIELD_EXPECT, FIELD_HOST, FIELD_HTTP2_SETTINGS, FIELD_KEEP_ALIVE,
+  FIELD_CONNECTION, FIELD_CONTENT_LENGTH, FIELD_EXPECT, FIELD_HTTP2_SETTINGS, FIELD_KEEP_ALIVE,
   FIELD_PROXY, FIELD_PROXY_AUTHENTICATE, FIELD_PROXY_AUTHORIZATION, FIELD_PROXY_CONNECTION, FIELD_SERVER,
   FIELD_STRIDE, FIELD_TE, FIELD_TRAILER, FIELD_TRANSFER_ENCODING, FIELD_UPGRADE, FIELD_X_FORWARDED_FOR,
   FIELD_X_FORWARDED_HOST, FIELD_X_FORWARDED_PORT, FIELD_X_FORWARDED_PROTO, FIELD_X_REAL_IP, FIELD_X_REQUEST_ID,
@@ -91,24 +91,24 @@ const copyKept = (
 /**
  * The upstream request head for a request parsed by parseRequestHeadBytes: the request line and kept lines as
  * received, then X-Forwarded-For (appended to), -Proto, -Host, -Port, X-Real-IP and X-Request-ID (kept when sane,
- * generated otherwise), then the blank line. `headEnd`: where the head's blank line (CRLFCRLF) starts in src.
+ * generated otherwise), then the blank line. `headEnd`: where the head's blank line (CRLFCRLF) starts in src;
+ * `host`: the request's Host value, as the parser returned it.
  */
 export const rewriteRequestHead = (
   src: Buffer,
   headEnd: number,
   fields: HeadFields,
   lines: ForwardedLines,
+  host: string,
   newRequestId: () => string,
 ): Buffer => {
   const at = fields.at;
   let forwardedFor = '';
   let requestId: string | undefined;
-  let host = '';
   for (let k = 0; k < fields.count; k++) {
     const o = k * FIELD_STRIDE;
     const kind = at[o + 5]!;
-    if (kind === FIELD_HOST) host = latin1(src, at[o + 2]!, at[o + 3]!);
-    else if (kind === FIELD_X_FORWARDED_FOR && at[o + 3]! > at[o + 2]!) {
+    if (kind === FIELD_X_FORWARDED_FOR && at[o + 3]! > at[o + 2]!) {
       const v = latin1(src, at[o + 2]!, at[o + 3]!);
       forwardedFor = forwardedFor ? `${forwardedFor}, ${v}` : v;
     } else if (kind === FIELD_X_REQUEST_ID && requestId === undefined && isSaneRequestId(src, at[o + 2]!, at[o + 3]!)) {

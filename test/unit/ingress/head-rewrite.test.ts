@@ -29,7 +29,8 @@ const viaBytes = (head: string, clientIp: string): string | undefined => {
   const src = Buffer.from(`${head}\r\n\r\n`, 'latin1');
   const parsed = parseRequestHeadBytes(src, src.length - 4, fields);
   if (!parsed.ok || parsed.head.connectionListsOthers) return undefined;
-  return latin1(rewriteRequestHead(src, src.length - 4, fields, forwardedLines(clientIp, 'https', 8443), () => 'generated'), 0, Infinity);
+  const out = rewriteRequestHead(src, src.length - 4, fields, forwardedLines(clientIp, 'https', 8443), parsed.head.host, () => 'generated');
+  return latin1(out, 0, out.length);
 };
 
 const viaStrings = (head: string, clientIp: string): string => {
@@ -115,7 +116,8 @@ const responseViaBytes = (head: string, method: string, close: boolean, body: st
   const end = src.indexOf('\r\n\r\n');
   const parsed = parseResponseHeadBytes(src, end, method, fields);
   if (!parsed.ok || parsed.head.connectionListsOthers) return undefined;
-  return latin1(rewriteResponseHead(src, end, parsed.head, fields, close, end + 4, body.length), 0, Infinity);
+  const out = rewriteResponseHead(src, end, parsed.head, fields, close, end + 4, body.length);
+  return latin1(out, 0, out.length);
 };
 
 const responseViaStrings = (head: string, method: string, close: boolean, body: string): string => {
