@@ -4,9 +4,9 @@
  * Works on the bytes as read, like the request parser: field positions go to a HeadFields table.
  */
 import {
-  charClass, COMMA, CONNECTION_CLOSE, CONNECTION_KEEP_ALIVE, CONNECTION_OTHER, connectionTokens, CR, equalsLowerToken,
+  charClass, CONNECTION_CLOSE, CONNECTION_KEEP_ALIVE, CONNECTION_OTHER, connectionTokens, CR, element, equalsLowerToken,
   FIELD_CONNECTION, FIELD_CONTENT_LENGTH, FIELD_ERRORS, FIELD_TRANSFER_ENCODING, FIELD_VALUE, type FieldLine,
-  HeadFields, isOws, latin1, LF, parseContentLength, readFieldLine, SP,
+  HeadFields, latin1, LF, listElement, parseContentLength, readFieldLine, SP,
 } from './tokens.ts';
 
 export type BodyFraming =
@@ -65,17 +65,11 @@ const field: FieldLine = { nameStart: 0, nameEnd: 0, valueStart: 0, valueEnd: 0,
  */
 function contentLengthList(src: Buffer, start: number, end: number, previous: number): number {
   let value = previous;
-  let elementStart = start;
-  for (let i = start; i <= end; i++) {
-    if (i < end && src[i] !== COMMA) continue;
-    let a = elementStart;
-    let b = i;
-    while (a < b && isOws(src[a]!)) a++;
-    while (b > a && isOws(src[b - 1]!)) b--;
-    const element = parseContentLength(src, a, b);
-    if (element < 0 || (value !== -1 && element !== value)) return -1;
-    value = element;
-    elementStart = i + 1;
+  for (let next = start; next !== -1; ) {
+    next = listElement(src, next, end, element);
+    const length = parseContentLength(src, element.start, element.end);
+    if (length < 0 || (value !== -1 && length !== value)) return -1;
+    value = length;
   }
   return value;
 }

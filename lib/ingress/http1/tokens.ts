@@ -78,19 +78,39 @@ export const CONNECTION_OTHER = 4;
  */
 export function connectionTokens(src: Uint8Array, start: number, end: number): number {
   let found = 0;
-  let elementStart = start;
-  for (let i = start; i <= end; i++) {
-    if (i < end && src[i] !== COMMA) continue;
-    let a = elementStart;
-    let b = i;
-    while (a < b && isOws(src[a]!)) a++;
-    while (b > a && isOws(src[b - 1]!)) b--;
+  for (let next = start; next !== -1; ) {
+    next = listElement(src, next, end, element);
+    const a = element.start;
+    const b = element.end;
     if (equalsLowerToken(src, a, b, 'close')) found |= CONNECTION_CLOSE;
     else if (equalsLowerToken(src, a, b, 'keep-alive')) found |= CONNECTION_KEEP_ALIVE;
     else if (b > a) found |= CONNECTION_OTHER;
-    elementStart = i + 1;
   }
   return found;
+}
+
+export interface Span {
+  start: number;
+  end: number;
+}
+
+/** Scratch span for list walks; safe to share because parsing is synchronous. */
+export const element: Span = { start: 0, end: 0 };
+
+/**
+ * The element of a comma-separated list in src[pos, end) that starts at `pos`, OWS trimmed, into `out`. Returns
+ * where the next element starts, or -1 after the last one (an empty list has one empty element).
+ */
+export function listElement(src: Uint8Array, pos: number, end: number, out: Span): number {
+  let i = pos;
+  while (i < end && src[i] !== COMMA) i++;
+  let a = pos;
+  let b = i;
+  while (a < b && isOws(src[a]!)) a++;
+  while (b > a && isOws(src[b - 1]!)) b--;
+  out.start = a;
+  out.end = b;
+  return i < end ? i + 1 : -1;
 }
 
 export const isOws = (c: number): boolean => c === SP || c === HTAB;
