@@ -97,6 +97,7 @@ export const ingressFromConfig = (
   config: Config,
   logger: Logger,
   onRequest?: (record: RequestRecord) => void,
+  onHandoff?: (reason: string) => void,
 ): DaemonIngress | undefined => {
   if (!config.ingressHttpAddress && !config.ingressHttpsAddress) return undefined;
   const server = new IngressServer({
@@ -106,6 +107,7 @@ export const ingressFromConfig = (
     responseTimeoutMs: config.ingressUpstream.timeoutMs,
     logger,
     ...(onRequest ? { onRequest } : {}),
+    ...(onHandoff ? { onHandoff } : {}),
   });
   return new DaemonIngress(server, logger, statusPublisherFromConfig(config, logger));
 };

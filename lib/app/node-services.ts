@@ -118,6 +118,9 @@ export class NodeServices {
     if (record.upstreamMs !== undefined) this.metrics.observeIngressUpstream(record.upstreamMs / 1000);
   };
 
+  /** For the ingress server's hand-off callback (fast path → node:http). */
+  readonly onIngressHandoff = (reason: string): void => this.metrics.countIngressHandoff(reason);
+
   /** Ports served by the health/metrics listeners (for tests; 0 requested → the bound port). */
   get healthzPort(): number | undefined {
     return (this.#servers.find((s) => s.what === 'healthz')?.server as HealthServer | undefined)?.port;

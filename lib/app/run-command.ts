@@ -31,7 +31,7 @@ export const buildDaemon = (config: Config, nodeName: string, logger: Logger, no
     source: sourceFromConfig(config, logger, node?.sourceHooks),
     planOptions: planOptionsFromConfig(config, nodeName),
     dataplane: dataplaneFromConfig(config, logger),
-    ingress: ingressFromConfig(config, logger, node?.onIngressRequest),
+    ingress: ingressFromConfig(config, logger, node?.onIngressRequest, node?.onIngressHandoff),
     scheduler,
     ...(node ? { hooks: node.hooks } : {}),
   });

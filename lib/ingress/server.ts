@@ -45,6 +45,8 @@ export interface IngressServerOptions {
   readonly logger?: Logger;
   /** Called once per request when it ends (metrics hook). */
   readonly onRequest?: (record: RequestRecord) => void;
+  /** Called when a connection leaves the fast path for node:http, with the parser's reason (metrics hook). */
+  readonly onHandoff?: (reason: string) => void;
 }
 
 export interface BoundAddresses {
@@ -181,7 +183,9 @@ export class IngressServer {
       responseTimeoutMs,
       keepAliveTimeoutMs: handoff.keepAliveTimeout,
       headersTimeoutMs: handoff.headersTimeout,
-      handoff: (socket: Socket, pending: Buffer | undefined) => {
+      handoff: (socket: Socket, pending: Buffer | undefined, reason: string) => {
+        this.#logger.debug({ reason, proto }, 'ingress: connection handed to node:http');
+        this.#options.onHandoff?.(reason);
         if (pending !== undefined) socket.unshift(pending);
         handoff.emit('connection', socket);
         socket.resume();

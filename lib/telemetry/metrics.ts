@@ -49,6 +49,7 @@ export const METRIC_NAMES = {
   invalidObjects: 'switchyard_invalid_objects_total',
   ingressRequests: 'switchyard_ingress_requests_total',
   ingressUpstreamDuration: 'switchyard_ingress_upstream_duration_seconds',
+  ingressHandoffs: 'switchyard_ingress_handoffs_total',
   sourceRestarts: 'switchyard_source_restarts_total',
   conntrackDeleted: 'switchyard_conntrack_entries_deleted_total',
   conntrackFailures: 'switchyard_conntrack_cleanup_failures_total',
@@ -78,6 +79,7 @@ export class ProxyMetrics {
   readonly #invalidObjects: Counter;
   readonly #ingressRequests: Counter;
   readonly #ingressUpstream: Histogram;
+  readonly #ingressHandoffs: Counter;
   readonly #sourceRestarts: Counter;
   readonly #conntrackDeleted: Counter;
   readonly #conntrackFailures: Counter;
@@ -119,6 +121,7 @@ export class ProxyMetrics {
     this.#syncs = counter(n.syncsTotal, 'Dataplane syncs by kind (full or partial)', false);
     this.#invalidObjects = counter(n.invalidObjects, 'Objects skipped because they are invalid, by kind', false);
     this.#ingressRequests = counter(n.ingressRequests, 'Ingress requests by response status code', false);
+    this.#ingressHandoffs = counter(n.ingressHandoffs, 'Ingress connections handed from the fast path to node:http, by reason', false);
     this.#ingressUpstream = histogram(n.ingressUpstreamDuration, 'Time from forwarding an ingress request to the upstream response headers, in seconds', UPSTREAM_DURATION_BUCKETS);
     this.#sourceRestarts = counter(n.sourceRestarts, 'Watch restarts of the object source, by kind and reason', false);
     this.#conntrackDeleted = counter(n.conntrackDeleted, 'Conntrack delete commands that removed stale UDP entries', false);
@@ -179,6 +182,10 @@ export class ProxyMetrics {
 
   countIngressRequest(code: number): void {
     this.#ingressRequests.add(1, { code: String(code) });
+  }
+
+  countIngressHandoff(reason: string): void {
+    this.#ingressHandoffs.add(1, { reason });
   }
 
   observeIngressUpstream(seconds: number): void {

@@ -178,6 +178,24 @@ test('hand-off mid-connection with everything pipelined in one write', async (t)
   t.is(echoed(await readResponse(c)).target, '/third');
 });
 
+test('each hand-off reports its reason to onHandoff (the metrics hook); fast requests report nothing', async (t) => {
+  const b = await backend(t, echoHandler);
+  const reasons: string[] = [];
+  const { port } = await startProxy(t, everything(b.port), { onHandoff: (reason) => reasons.push(reason) });
+  const fast = await client(t, port);
+  fast.write(get('/one') + get('/two'));
+  await readResponse(fast);
+  await readResponse(fast);
+  t.deepEqual(reasons, []);
+  const chunked = await client(t, port);
+  chunked.write(CHUNKED_POST);
+  t.is((await readResponse(chunked)).status, 200);
+  const old = await client(t, port);
+  old.write(`GET /old HTTP/1.0\r\nHost: ${HOST}\r\n\r\n`);
+  t.is((await readResponse(old)).status, 200);
+  t.deepEqual(reasons, ['transfer-encoding', 'version']);
+});
+
 test('Expect: 100-continue is handed off: 100 Continue, then the answer; the backend never sees Expect', async (t) => {
   const b = await backend(t, echoHandler);
   const { port } = await startProxy(t, everything(b.port));

@@ -120,15 +120,16 @@ export class ClientConnection implements ExchangeClient {
       const end = buf.indexOf(CRLFCRLF, this.#scanFrom > 3 ? this.#scanFrom - 3 : 0);
       if (end === -1) {
         // A head ending in bare LFs never shows CRLFCRLF: any bare LF already means node:http must judge it.
-        if (buf.length > this.#ctx.maxHeaderSize || hasBareLf(buf, this.#scanFrom)) return this.#handoff();
+        if (buf.length > this.#ctx.maxHeaderSize) return this.#handoff('head too large');
+        if (hasBareLf(buf, this.#scanFrom)) return this.#handoff('line ending');
         // A client that half-closed in the middle of a head will never finish it.
         if (this.socket.readableEnded) return this.#finishConnection();
         this.#scanFrom = buf.length;
         return;
       }
-      if (end > this.#ctx.maxHeaderSize) return this.#handoff();
+      if (end > this.#ctx.maxHeaderSize) return this.#handoff('head too large');
       const parsed = parseRequestHeadBytes(buf, end, requestFields);
-      if (!parsed.ok) return this.#handoff();
+      if (!parsed.ok) return this.#handoff(parsed.reason);
       this.#scanFrom = 0;
       this.#pending = end + 4 < buf.length ? buf.subarray(end + 4) : undefined;
       this.#headSince = this.#pending === undefined ? 0 : this.#ctx.clock.now;
@@ -286,7 +287,7 @@ export class ClientConnection implements ExchangeClient {
   }
 
   /** Give the connection to node:http, with what was read of the next request. */
-  #handoff(): void {
+  #handoff(reason: string): void {
     const socket = this.socket;
     socket.removeListener('data', this.#onData);
     socket.removeListener('end', this.#onEnd);
@@ -297,7 +298,7 @@ export class ClientConnection implements ExchangeClient {
     const pending = this.#pending;
     this.#pending = undefined;
     this.#ctx.forget(this);
-    this.#ctx.handoff(socket, pending);
+    this.#ctx.handoff(socket, pending, reason);
   }
 
   /** Timeouts, checked by the listener's periodic sweep rather than a timer per request. */

@@ -31,8 +31,8 @@ export interface FastContext {
   readonly keepAliveTimeoutMs: number;
   /** Time allowed for a request head to arrive once its first byte did. */
   readonly headersTimeoutMs: number;
-  /** Pass a connection (and the bytes already read from it) to the node:http server. */
-  readonly handoff: (socket: Socket, pending: Buffer | undefined) => void;
+  /** Pass a connection (and the bytes already read from it) to the node:http server; `reason` says why. */
+  readonly handoff: (socket: Socket, pending: Buffer | undefined, reason: string) => void;
   /** The connection closed or was handed off. */
   readonly forget: (conn: { readonly socket: Socket }) => void;
 }

@@ -36,6 +36,7 @@ const exercised = (): ProxyMetrics => {
   m.countInvalidObject('Service');
   m.countIngressRequest(502);
   m.observeIngressUpstream(0.01);
+  m.countIngressHandoff('upgrade');
   m.countSourceRestart('Service', 'watch-error');
   m.countConntrack(true);
   m.countConntrack(false);
@@ -63,6 +64,7 @@ const EXPECTED_TYPES: Record<keyof typeof METRIC_NAMES, string> = {
   invalidObjects: 'counter',
   ingressRequests: 'counter',
   ingressUpstreamDuration: 'histogram',
+  ingressHandoffs: 'counter',
   sourceRestarts: 'counter',
   conntrackDeleted: 'counter',
   conntrackFailures: 'counter',
