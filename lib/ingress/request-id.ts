@@ -8,14 +8,32 @@ import { randomFillSync } from 'node:crypto';
 const POOL_BYTES = 4096;
 const ID_BYTES = 16;
 const pool = Buffer.allocUnsafe(POOL_BYTES);
-let offset = POOL_BYTES;
+let nextByte = POOL_BYTES;
+
+const refill = (): void => {
+  randomFillSync(pool);
+  nextByte = 0;
+};
 
 export const newRequestId = (): string => {
-  if (offset + ID_BYTES > POOL_BYTES) {
-    randomFillSync(pool);
-    offset = 0;
-  }
-  const id = pool.toString('hex', offset, offset + ID_BYTES);
-  offset += ID_BYTES;
+  if (nextByte + ID_BYTES > POOL_BYTES) refill();
+  const id = pool.toString('hex', nextByte, nextByte + ID_BYTES);
+  nextByte += ID_BYTES;
   return id;
+};
+
+/** Length of every generated id. */
+export const REQUEST_ID_LENGTH = ID_BYTES * 2;
+
+const HEX_DIGITS = Buffer.from('0123456789abcdef', 'latin1');
+
+/** Write a fresh id (the same shape newRequestId returns) into out[offset, offset + REQUEST_ID_LENGTH). */
+export const writeRequestId = (out: Buffer, offset: number): void => {
+  if (nextByte + ID_BYTES > POOL_BYTES) refill();
+  for (let i = 0; i < ID_BYTES; i++) {
+    const b = pool[nextByte + i]!;
+    out[offset + 2 * i] = HEX_DIGITS[b >> 4]!;
+    out[offset + 2 * i + 1] = HEX_DIGITS[b & 15]!;
+  }
+  nextByte += ID_BYTES;
 };

@@ -144,6 +144,41 @@ test('thousands of pipelined requests answered locally (404) are served in order
   t.is(b.requests.length, 1);
 });
 
+test('a repeated identical head gets a fresh X-Request-ID each time; a client-sent id is forwarded each time', async (t) => {
+  const b = await backend(t, echoHandler);
+  const { port } = await startProxy(t, everything(b.port));
+  const c = await client(t, port);
+  const ids = new Set<string>();
+  for (let i = 0; i < 3; i++) {
+    c.write(get('/same'));
+    const seen = echoed(await readResponse(c));
+    t.is(seen.target, '/same');
+    t.regex(seen.headers['x-request-id'] ?? '', /^[0-9a-f]{32}$/);
+    ids.add(seen.headers['x-request-id']!);
+  }
+  t.is(ids.size, 3, 'three different generated ids');
+  for (let i = 0; i < 2; i++) {
+    c.write(get('/same', HOST, 'X-Request-ID: client-chosen-1\r\n'));
+    t.is(echoed(await readResponse(c)).headers['x-request-id'], 'client-chosen-1');
+  }
+});
+
+test('a repeated identical head follows a route table swap on the same connection', async (t) => {
+  const first = await backend(t, echoHandler);
+  const second = await backend(t, echoHandler);
+  const { proxy, port } = await startProxy(t, everything(first.port));
+  const c = await client(t, port);
+  c.write(get('/r'));
+  await readResponse(c);
+  c.write(get('/r'));
+  await readResponse(c);
+  proxy.setRouteTable(everything(second.port));
+  c.write(get('/r'));
+  await readResponse(c);
+  t.is(first.requests.length, 2);
+  t.is(second.requests.length, 1);
+});
+
 // 2. Hand-off to node:http mid-connection
 
 test('hand-off mid-connection: fast GET, chunked POST (node:http), GET again, one after another on one connection', async (t) => {

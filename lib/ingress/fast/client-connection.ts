@@ -13,7 +13,8 @@ import { clientAddress, forwardRequestHeaders, requestHeadText } from '../header
 import { MAX_REQUEST_FIELDS, parseRequestHeadBytes, type RequestLine } from '../http1/request-head.ts';
 import { HeadFields } from '../http1/tokens.ts';
 import { forwardedLines, rewriteRequestHead, type ForwardedLines } from './head-rewrite.ts';
-import { newRequestId } from '../request-id.ts';
+import { RepeatedHead } from './repeated-head.ts';
+import { newRequestId, REQUEST_ID_LENGTH } from '../request-id.ts';
 import { matchRoute } from '../router.ts';
 import { CRLFCRLF, type FastContext } from './context.ts';
 import { ForwardExchange, type ExchangeClient } from './forward-exchange.ts';
@@ -33,6 +34,8 @@ export class ClientConnection implements ExchangeClient {
   readonly #clientIp: string;
   /** The X-Forwarded-* lines that depend only on this connection (built on its first forwarded request). */
   #forwarded: ForwardedLines | undefined;
+  /** The last head forwarded, for clients that send the same one again (created on the first forward). */
+  #repeated: RepeatedHead | undefined;
   #pending: Buffer | undefined;
   /** Where the next search for the end of the head starts (the bytes before were searched already). */
   #scanFrom = 0;
@@ -128,17 +131,25 @@ export class ClientConnection implements ExchangeClient {
         return;
       }
       if (end > this.#ctx.maxHeaderSize) return this.#handoff('head too large');
-      const parsed = parseRequestHeadBytes(buf, end, requestFields);
-      if (!parsed.ok) return this.#handoff(parsed.reason);
+      let line = this.#repeated?.lineFor(buf, end, this.#ctx.proxy.table());
+      const repeated = line !== undefined;
+      if (line === undefined) {
+        const parsed = parseRequestHeadBytes(buf, end, requestFields);
+        if (!parsed.ok) return this.#handoff(parsed.reason);
+        line = parsed.head;
+      }
       this.#scanFrom = 0;
       this.#pending = end + 4 < buf.length ? buf.subarray(end + 4) : undefined;
       this.#headSince = this.#pending === undefined ? 0 : this.#ctx.clock.now;
-      this.#start(parsed.head, buf, end);
+      this.#start(line, buf, end, repeated);
     }
   }
 
-  /** `src[0, headEnd)` is the head just parsed into `requestFields` (read synchronously here, before any I/O). */
-  #start(head: RequestLine, src: Buffer, headEnd: number): void {
+  /**
+   * `src[0, headEnd)` is the head just parsed into `requestFields` (read synchronously here, before any I/O), or,
+   * when `repeated`, a byte-identical repeat of the head this connection forwarded last, under the same table.
+   */
+  #start(head: RequestLine, src: Buffer, headEnd: number, repeated: boolean): void {
     const ctx = this.#ctx;
     const proxy = ctx.proxy;
     if (!head.keepAlive || proxy.stopping()) this.closeAfterResponse = true;
@@ -148,13 +159,26 @@ export class ClientConnection implements ExchangeClient {
       this.closeAfterResponse = true;
       return this.#local(413, head, undefined);
     }
-    const match = matchRoute(proxy.table(), head.host, head.target);
+    const table = proxy.table();
+    const match = repeated ? this.#repeated!.match() : matchRoute(table, head.host, head.target);
     if (!match) return this.#local(404, head, undefined);
     const backend = match.backend.servicePortKey ?? match.backend.service;
     const candidates = proxy.balancer.candidates(match.backend);
     if (candidates.length === 0) return this.#local(503, head, backend);
     this.#bodyMode = head.contentLength > 0 ? BodyMode.buffer : BodyMode.none;
-    const exchange = new ForwardExchange(ctx, this, head, backend, candidates, this.#upstreamHead(head, src, headEnd));
+    let upstreamHead: Buffer;
+    if (repeated) upstreamHead = this.#repeated!.upstreamHead();
+    else {
+      generatedId = false;
+      upstreamHead = this.#upstreamHead(head, src, headEnd);
+      const repeat = (this.#repeated ??= new RepeatedHead());
+      if (head.connectionListsOthers) repeat.forget();
+      else {
+        const idOffset = generatedId ? upstreamHead.length - 4 - REQUEST_ID_LENGTH : -1;
+        repeat.remember(src, headEnd, head, table, match, upstreamHead, idOffset);
+      }
+    }
+    const exchange = new ForwardExchange(ctx, this, head, backend, candidates, upstreamHead);
     this.#exchange = exchange;
     exchange.start();
   }
@@ -172,7 +196,7 @@ export class ClientConnection implements ExchangeClient {
       return Buffer.from(requestHeadText(head.method, head.target, headers), 'latin1');
     }
     this.#forwarded ??= forwardedLines(this.#clientIp, ctx.proto, ctx.listenerPort());
-    return rewriteRequestHead(src, headEnd, requestFields, this.#forwarded, head.host, newRequestId);
+    return rewriteRequestHead(src, headEnd, requestFields, this.#forwarded, head.host, generateRequestId);
   }
 
   /** An answer of our own to a request that did not reach an upstream. */
@@ -336,6 +360,13 @@ export class ClientConnection implements ExchangeClient {
 }
 
 const noop = (): void => undefined;
+
+/** Set when the rewrite generated the request id (it then ends the head: see rewriteRequestHead). */
+let generatedId = false;
+const generateRequestId = (): string => {
+  generatedId = true;
+  return newRequestId();
+};
 
 /** Field positions of the request head being started; parse and rewrite run back to back, synchronously. */
 const requestFields = new HeadFields(MAX_REQUEST_FIELDS);

@@ -1,0 +1,79 @@
+/**
+ * The last request head a client connection forwarded. Keep-alive clients very often send the very same head
+ * again (pollers, health checks, API clients, load generators); a byte-identical head then skips parsing, routing
+ * (while the route table is the same object) and the header rewrite. Only the X-Request-ID changes: a fresh id is
+ * written into a copy of the rewritten head — or, when the client sent its own id, the same bytes go out again.
+ */
+import type { RequestLine } from '../http1/request-head.ts';
+import type { RouteMatch } from '../router.ts';
+import type { RouteTable } from '../types.ts';
+import { writeRequestId } from '../request-id.ts';
+
+export class RepeatedHead {
+  #bytes: Buffer | undefined;
+  #line: RequestLine | undefined;
+  #table: RouteTable | undefined;
+  #match: RouteMatch | undefined;
+  #upstream: Buffer | undefined;
+  /** Where the generated request id sits in #upstream; -1 when the client's own id is forwarded. */
+  #idOffset = -1;
+
+  /**
+   * The remembered parse when src[0, headEnd) is byte for byte the remembered head and `table` is still the
+   * route table it was routed with; then match() and upstreamHead() hold for this request too.
+   */
+  lineFor(src: Buffer, headEnd: number, table: RouteTable): RequestLine | undefined {
+    const bytes = this.#bytes;
+    if (
+      bytes === undefined ||
+      table !== this.#table ||
+      bytes.length !== headEnd ||
+      src.compare(bytes, 0, headEnd, 0, headEnd) !== 0
+    ) {
+      return undefined;
+    }
+    return this.#line;
+  }
+
+  /** The remembered route (after lineFor matched). */
+  match(): RouteMatch {
+    return this.#match!;
+  }
+
+  /** The rewritten head for a repeat (after lineFor matched), with a fresh request id where one was generated. */
+  upstreamHead(): Buffer {
+    const upstream = this.#upstream!;
+    if (this.#idOffset === -1) return upstream;
+    const out = Buffer.allocUnsafe(upstream.length);
+    upstream.copy(out, 0);
+    writeRequestId(out, this.#idOffset);
+    return out;
+  }
+
+  /** Remember a head that was just parsed, routed and rewritten (its bytes are copied). */
+  remember(
+    src: Buffer,
+    headEnd: number,
+    line: RequestLine,
+    table: RouteTable,
+    match: RouteMatch,
+    upstream: Buffer,
+    idOffset: number,
+  ): void {
+    this.#bytes = Buffer.from(src.subarray(0, headEnd));
+    this.#line = line;
+    this.#table = table;
+    this.#match = match;
+    this.#upstream = upstream;
+    this.#idOffset = idOffset;
+  }
+
+  /** A head that must not be repeated from memory (the general rewrite handled it). */
+  forget(): void {
+    this.#bytes = undefined;
+    this.#line = undefined;
+    this.#table = undefined;
+    this.#match = undefined;
+    this.#upstream = undefined;
+  }
+}
