@@ -179,6 +179,33 @@ test('a repeated identical head follows a route table swap on the same connectio
   t.is(second.requests.length, 1);
 });
 
+test('repeated upstream response heads: identical heads, a changed one, and the same head for HEAD then GET', async (t) => {
+  const SAME = 'HTTP/1.1 200 OK\r\nServer: up/1\r\nX-V: one\r\nContent-Length: 5\r\n\r\n';
+  const b = await backend(t, (req, conn) => {
+    if (req.method === 'HEAD') return void conn.stream.write(SAME);
+    if (req.target === '/changed') return void conn.stream.write('HTTP/1.1 200 OK\r\nServer: up/1\r\nX-V: two\r\nContent-Length: 5\r\n\r\nhallo');
+    return void conn.stream.write(`${SAME}hello`);
+  });
+  const { port } = await startProxy(t, everything(b.port));
+  const c = await client(t, port);
+  const expectOne = async (method: string, path: string, v: string, body: string) => {
+    c.write(`${method} ${path} HTTP/1.1\r\nHost: ${HOST}\r\n\r\n`);
+    const r = await readResponse(c, method);
+    t.is(r.headers['x-v'], v, `${method} ${path}`);
+    t.is(r.headers['server'], 'switchyard');
+    t.is(r.headers['content-length'], '5');
+    t.is(r.payload.toString('latin1'), body);
+  };
+  await expectOne('GET', '/a', 'one', 'hello');
+  await expectOne('GET', '/a', 'one', 'hello');
+  await expectOne('GET', '/changed', 'two', 'hallo');
+  await expectOne('HEAD', '/a', 'one', '');
+  await expectOne('GET', '/a', 'one', 'hello');
+  await expectOne('HEAD', '/a', 'one', '');
+  t.is(b.connections.length, 1, 'all on one upstream connection');
+  t.is(c.buffered, 0);
+});
+
 // 2. Hand-off to node:http mid-connection
 
 test('hand-off mid-connection: fast GET, chunked POST (node:http), GET again, one after another on one connection', async (t) => {

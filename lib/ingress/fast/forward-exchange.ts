@@ -18,6 +18,7 @@ import { ChunkedScanner } from '../http1/chunked.ts';
 import { MAX_RESPONSE_FIELDS, parseResponseHeadBytes, type BodyFraming, type StatusLine } from '../http1/response-head.ts';
 import { HeadFields, latin1 } from '../http1/tokens.ts';
 import { rewriteResponseHead } from './head-rewrite.ts';
+import { RepeatedResponseHead } from './repeated-head.ts';
 import { CONNECT_ERRORS, IDEMPOTENT, TIMEOUT_ERRORS, errorCode } from '../proxy.ts';
 import { CRLFCRLF, type FastContext } from './context.ts';
 import { endpointKey, type UpstreamConnection, type UpstreamOwner } from './upstream-pool.ts';
@@ -197,9 +198,13 @@ export class ForwardExchange implements UpstreamOwner {
         this.#pendingHead = buf;
         return;
       }
-      const parsed = parseResponseHeadBytes(buf, end, this.#method, responseFields);
-      if (!parsed.ok) return this.#badResponse(parsed.reason);
-      const head = parsed.head;
+      let head = this.#upstream?.repeated?.lineFor(buf, end, this.#method);
+      const repeated = head !== undefined;
+      if (head === undefined) {
+        const parsed = parseResponseHeadBytes(buf, end, this.#method, responseFields);
+        if (!parsed.ok) return this.#badResponse(parsed.reason);
+        head = parsed.head;
+      }
       const bodyStart = end + 4;
       if (head.status < 200) {
         if (head.status === 101) return this.#badResponse('101 without an upgrade request');
@@ -209,9 +214,25 @@ export class ForwardExchange implements UpstreamOwner {
         buf = buf.subarray(bodyStart);
         continue;
       }
-      this.#startResponse(head, buf, end);
+      this.#startResponse(head, buf, end, repeated);
       return;
     }
+  }
+
+  /**
+   * The client's head followed by `bodyLength` body bytes from bodyStart. From the connection's remembered rewrite
+   * when the head repeats the last one; otherwise rewritten (and, for a keep-alive answer, remembered).
+   */
+  #responseOut(head: StatusLine, src: Buffer, headEnd: number, close: boolean, bodyStart: number, bodyLength: number, repeated: boolean): Buffer {
+    const conn = this.#upstream;
+    if (repeated && !close) return withBody(conn!.repeated!.head(), src, bodyStart, bodyLength);
+    if (repeated) parseResponseHeadBytes(src, headEnd, this.#method, responseFields); // the field table for this variant
+    if (conn === undefined || close || head.connectionListsOthers) {
+      return this.#clientHead(head, src, headEnd, close, bodyStart, bodyLength);
+    }
+    const only = rewriteResponseHead(src, headEnd, head, responseFields, false, 0, 0);
+    (conn.repeated ??= new RepeatedResponseHead()).remember(src, headEnd, this.#method, head, only);
+    return withBody(only, src, bodyStart, bodyLength);
   }
 
   /**
@@ -230,7 +251,7 @@ export class ForwardExchange implements UpstreamOwner {
     return out;
   }
 
-  #startResponse(head: StatusLine, buf: Buffer, headEnd: number): void {
+  #startResponse(head: StatusLine, buf: Buffer, headEnd: number, repeated: boolean): void {
     const framing = head.framing;
     if (this.#ctx.proxy.onRequest) this.#upstreamMs = performance.now() - this.#attemptStarted;
     this.#status = head.status;
@@ -248,11 +269,11 @@ export class ForwardExchange implements UpstreamOwner {
     const n = bodyStart < buf.length ? this.#bodyBytes(buf, bodyStart) : this.#bodyBytes(EMPTY, 0);
     if (n < 0) return;
     const close = client.closeAfterResponse;
-    if (n <= COALESCE_LIMIT) this.#toClient(this.#clientHead(head, buf, headEnd, close, bodyStart, n));
+    if (n <= COALESCE_LIMIT) this.#toClient(this.#responseOut(head, buf, headEnd, close, bodyStart, n, repeated));
     else {
       const socket = client.socket;
       socket.cork();
-      socket.write(this.#clientHead(head, buf, headEnd, close, 0, 0));
+      socket.write(this.#responseOut(head, buf, headEnd, close, 0, 0, repeated));
       this.#toClient(buf.subarray(bodyStart, bodyStart + n));
       socket.uncork();
     }
@@ -423,6 +444,15 @@ export class ForwardExchange implements UpstreamOwner {
 }
 
 const EMPTY = Buffer.alloc(0);
+
+/** `head` alone, or a new buffer with `length` body bytes from src[start…] after it. */
+const withBody = (head: Buffer, src: Buffer, start: number, length: number): Buffer => {
+  if (length === 0) return head;
+  const out = Buffer.allocUnsafe(head.length + length);
+  head.copy(out, 0);
+  src.copy(out, head.length, start, start + length);
+  return out;
+};
 
 /** Field positions of the response head being forwarded; parse and rewrite run back to back, synchronously. */
 const responseFields = new HeadFields(MAX_RESPONSE_FIELDS);

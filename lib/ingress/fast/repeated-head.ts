@@ -1,10 +1,15 @@
 /**
+ * Memory of the last head seen on a connection, so that a byte-identical repeat skips parsing and rewriting.
+ */
+
+/**
  * The last request head a client connection forwarded. Keep-alive clients very often send the very same head
  * again (pollers, health checks, API clients, load generators); a byte-identical head then skips parsing, routing
  * (while the route table is the same object) and the header rewrite. Only the X-Request-ID changes: a fresh id is
  * written into a copy of the rewritten head — or, when the client sent its own id, the same bytes go out again.
  */
 import type { RequestLine } from '../http1/request-head.ts';
+import type { StatusLine } from '../http1/response-head.ts';
 import type { RouteMatch } from '../router.ts';
 import type { RouteTable } from '../types.ts';
 import { writeRequestId } from '../request-id.ts';
@@ -75,5 +80,38 @@ export class RepeatedHead {
     this.#table = undefined;
     this.#match = undefined;
     this.#upstream = undefined;
+  }
+}
+
+/**
+ * The last response head an upstream connection sent, and its rewrite for the client. Within a second (the Date
+ * header's resolution) an endpoint answering the same resource sends the very same head again; it then skips
+ * parsing and the rewrite. Only the keep-alive variant (no `connection: close`) is remembered.
+ */
+export class RepeatedResponseHead {
+  #bytes: Buffer | undefined;
+  #method = '';
+  #line: StatusLine | undefined;
+  #head: Buffer | undefined;
+
+  /** The remembered parse when src[0, headEnd) is byte for byte the remembered head, for the same method. */
+  lineFor(src: Buffer, headEnd: number, method: string): StatusLine | undefined {
+    const bytes = this.#bytes;
+    if (bytes === undefined || method !== this.#method || bytes.length !== headEnd || src.compare(bytes, 0, headEnd, 0, headEnd) !== 0) {
+      return undefined;
+    }
+    return this.#line;
+  }
+
+  /** The remembered rewrite (after lineFor matched); shared and never written to. */
+  head(): Buffer {
+    return this.#head!;
+  }
+
+  remember(src: Buffer, headEnd: number, method: string, line: StatusLine, head: Buffer): void {
+    this.#bytes = Buffer.from(src.subarray(0, headEnd));
+    this.#method = method;
+    this.#line = line;
+    this.#head = head;
   }
 }

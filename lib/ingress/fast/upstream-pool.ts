@@ -9,6 +9,7 @@
  */
 import { connect, type Socket } from 'node:net';
 import type { Endpoint } from '../../model/types.ts';
+import type { RepeatedResponseHead } from './repeated-head.ts';
 
 /** The exchange currently using an upstream connection. */
 export interface UpstreamOwner {
@@ -29,6 +30,8 @@ export class UpstreamConnection {
   owner: UpstreamOwner | undefined;
   /** Requests this connection carried before the current one (0: fresh). */
   reuses = 0;
+  /** The last response head it sent (see RepeatedResponseHead); created by the first exchange that uses it. */
+  repeated: RepeatedResponseHead | undefined;
   idleSince = 0;
   #pool: RawUpstreamPool;
   #done = false;
