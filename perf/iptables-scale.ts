@@ -17,7 +17,7 @@ import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { ExecIptables, type IptablesBackend } from '../lib/dataplane/iptables/exec.ts';
 import { IptablesDataplane } from '../lib/dataplane/iptables/dataplane.ts';
-import { changeEndpoints, commands, connectLatencies, createNetns, makeServices, markdownTable, medianOf, percentile, PROBE_ID, run, stateOf } from './scale-support.ts';
+import { commands, connectLatencies, createNetns, makeServices, markdownTable, measureChanges, medianOf, percentile, run, stateOf } from './scale-support.ts';
 
 const SELF = fileURLToPath(import.meta.url);
 
@@ -75,24 +75,12 @@ const measureSize = async (n: number, o: Options): Promise<SizeResult> => {
   try {
     const executor = new ExecIptables({ commands, backend: o.backend, prefix: ns.inNode, timeoutMs: 600_000 });
     const dp = new IptablesDataplane({ executor, families: [4] });
-    let services = makeServices(n, o.endpoints);
-    const cold = await dp.sync(stateOf(services), { changed: undefined, forceFull: false });
+    const initial = makeServices(n, o.endpoints);
+    const cold = await dp.sync(stateOf(initial), { changed: undefined, forceFull: false });
     if (!cold.full) throw new Error('first sync was not full');
     const mem = process.memoryUsage();
 
-    const changeMs: number[] = [];
-    const computeMs: number[] = [];
-    for (let k = 0; k < o.changes; k++) {
-      const idx = 1 + ((k * 7919) % (services.length - 1));
-      const p = services[idx]!;
-      if (p.id === PROBE_ID) continue;
-      const t1 = performance.now();
-      services = services.map((q, i) => (i === idx ? { ...q, clusterEndpoints: changeEndpoints(p, k) } : q));
-      const r = await dp.sync(stateOf(services), { changed: new Set([p.servicePort]), forceFull: false });
-      changeMs.push(performance.now() - t1);
-      computeMs.push(r.computeMs);
-      if (r.full || r.changedServices !== 1) throw new Error(`change ${k}: expected one partial change, got ${JSON.stringify(r)}`);
-    }
+    const { services, changeMs, computeMs } = await measureChanges(dp, initial, o.changes);
 
     const connects = await connectLatencies(ns, o.connects);
     const resync = await dp.sync(stateOf(services), { changed: undefined, forceFull: true });

@@ -18,7 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { NftablesDataplane } from '../lib/dataplane/nftables/dataplane.ts';
 import { ExecNftRunner } from '../lib/dataplane/nftables/nft.ts';
 import {
-  IP, PROBE_ID, changeEndpoints, commands, connectLatencies, createNetns, makeServices, markdownTable, medianOf, percentile, run,
+  IP, commands, connectLatencies, createNetns, makeServices, markdownTable, measureChanges, medianOf, percentile, run,
   stateOf,
 } from './scale-support.ts';
 
@@ -76,7 +76,7 @@ const measureSize = async (n: number, o: Options): Promise<SizeResult> => {
   try {
     const runner = new ExecNftRunner({ commands, prefix: [IP, 'netns', 'exec', ns.node] });
     const dp = new NftablesDataplane({ runner, families: [4] });
-    let services = makeServices(n, o.endpoints);
+    const services = makeServices(n, o.endpoints);
 
     const cold = await dp.sync(stateOf(services), { changed: undefined, forceFull: false });
     if (!cold.full) throw new Error('first sync was not full');
@@ -90,20 +90,7 @@ const measureSize = async (n: number, o: Options): Promise<SizeResult> => {
     const afterGc = process.memoryUsage();
 
     // Single-endpoint changes: replace one endpoint, remove one, add it back (count and rule change too).
-    const changeMs: number[] = [];
-    const computeMs: number[] = [];
-    for (let k = 0; k < o.changes; k++) {
-      const idx = 1 + ((k * 7919) % (services.length - 1));
-      const p = services[idx]!;
-      if (p.id === PROBE_ID) continue;
-      const eps = changeEndpoints(p, k);
-      const t0 = performance.now();
-      services = services.map((q, i) => (i === idx ? { ...q, clusterEndpoints: eps } : q));
-      const r = await dp.sync(stateOf(services), { changed: new Set([p.servicePort]), forceFull: false });
-      changeMs.push(performance.now() - t0);
-      computeMs.push(r.computeMs);
-      if (r.full || r.changedServices !== 1) throw new Error(`change ${k}: expected one partial change, got ${JSON.stringify(r)}`);
-    }
+    const { changeMs, computeMs } = await measureChanges(dp, services, o.changes);
 
     // First-packet connect latency to the probe service's ClusterIP.
     const connects = await connectLatencies(ns, o.connects);

@@ -6,6 +6,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import { ProcessRunner } from '../lib/exec/command.ts';
+import type { Dataplane } from '../lib/dataplane/types.ts';
 import type { DesiredState, PlannedEndpoint, ServicePlan } from '../lib/plan/types.ts';
 
 export const IP = '/usr/sbin/ip';
@@ -79,6 +80,34 @@ export const changeEndpoints = (p: ServicePlan, k: number): PlannedEndpoint[] =>
   else if (k % 3 === 1) eps.pop();
   else eps.push({ ip: `10.201.${k & 255}.${(k >> 8) + 1}`, port: 8080, isLocal: false });
   return eps;
+};
+
+/**
+ * `count` single-endpoint changes (see changeEndpoints), each synced alone with its service port as the hint;
+ * each must come out as one partial change. The probe service is never changed. Returns the services after the
+ * last change, and the time of each whole sync and of its compute part.
+ */
+export const measureChanges = async (
+  dp: Pick<Dataplane, 'sync'>,
+  initial: readonly ServicePlan[],
+  count: number,
+): Promise<{ services: ServicePlan[]; changeMs: number[]; computeMs: number[] }> => {
+  let services = [...initial];
+  const changeMs: number[] = [];
+  const computeMs: number[] = [];
+  for (let k = 0; k < count; k++) {
+    const idx = 1 + ((k * 7919) % (services.length - 1));
+    const p = services[idx]!;
+    if (p.id === PROBE_ID) continue;
+    const eps = changeEndpoints(p, k);
+    const t0 = performance.now();
+    services = services.map((q, i) => (i === idx ? { ...q, clusterEndpoints: eps } : q));
+    const r = await dp.sync(stateOf(services), { changed: new Set([p.servicePort]), forceFull: false });
+    changeMs.push(performance.now() - t0);
+    computeMs.push(r.computeMs);
+    if (r.full || r.changedServices !== 1) throw new Error(`change ${k}: expected one partial change, got ${JSON.stringify(r)}`);
+  }
+  return { services, changeMs, computeMs };
 };
 
 export const stateOf = (services: readonly ServicePlan[]): DesiredState => ({
