@@ -7,9 +7,10 @@ import type { IncomingMessage } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from '../telemetry/logger-types.ts';
-import { SERVER_NAME, clientAddress, forwardRequestHeaders } from './headers.ts';
+import { clientAddress, forwardRequestHeaders } from './headers.ts';
 import { matchRoute } from './router.ts';
 import { newRequestId } from './request-id.ts';
+import { localResponseText } from './fast/local-response.ts';
 import type { RouteTable } from './types.ts';
 import type { Balancer } from './upstream.ts';
 import type { Endpoint } from '../model/types.ts';
@@ -26,14 +27,9 @@ export interface WebSocketContext {
   readonly tunnels: Set<Duplex>;
 }
 
-const REASONS: Record<number, string> = { 404: 'Not Found', 502: 'Bad Gateway', 503: 'Service Unavailable', 504: 'Gateway Timeout' };
-
+/** The proxy's own answer to a handshake it cannot pass on (same text as every local answer), then close. */
 const rejectRaw = (socket: Duplex, status: number): void => {
-  const body = `${status} ${REASONS[status]}\n`;
-  socket.end(
-    `HTTP/1.1 ${status} ${REASONS[status]}\r\nServer: ${SERVER_NAME}\r\nContent-Type: text/plain\r\n` +
-      `Content-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`,
-  );
+  socket.end(localResponseText(status, true, new Date().toUTCString()));
 };
 
 const dial = (ep: Endpoint, timeoutMs: number): Promise<Socket> =>

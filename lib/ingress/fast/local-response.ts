@@ -4,7 +4,7 @@
  */
 import { SERVER_NAME } from '../headers.ts';
 
-export const REASONS: Readonly<Record<number, string>> = {
+const REASONS: Readonly<Record<number, string>> = {
   404: 'Not Found',
   408: 'Request Timeout',
   413: 'Request Entity Too Large',
