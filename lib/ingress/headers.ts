@@ -162,13 +162,12 @@ export const forwardedResponseHead = (
   chunked: boolean,
   close: boolean,
 ): string => {
-  let listed: Set<string> | undefined;
+  const connection: string[] = [];
   for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
-    const name = rawHeaders[i]!;
-    if (name.length === 10 && name.toLowerCase() === 'connection' && !MOOT_CONNECTION_VALUE.test(rawHeaders[i + 1]!)) {
-      listed = connectionTokens([rawHeaders[i + 1]!, ...(listed ?? [])]);
-    }
+    const value = rawHeaders[i + 1]!;
+    if (rawHeaders[i]!.toLowerCase() === 'connection' && !MOOT_CONNECTION_VALUE.test(value)) connection.push(value);
   }
+  const listed = connection.length > 0 ? connectionTokens(connection) : undefined;
   let out = `HTTP/1.1 ${status} ${reason}\r\n`;
   for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
     const raw = rawHeaders[i]!;

@@ -21,10 +21,6 @@ export class FastListener {
     this.#sweepMs = Math.max(10, Math.min(1_000, Math.floor(shortest / 4)));
   }
 
-  get connections(): number {
-    return this.#connections.size;
-  }
-
   accept(socket: Socket): void {
     socket.setNoDelay(true);
     this.#ctx.clock.tick();

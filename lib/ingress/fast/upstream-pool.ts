@@ -42,14 +42,14 @@ export class UpstreamConnection {
     this.#pool = pool;
     socket.on('data', (chunk: Buffer) => {
       if (this.owner) this.owner.upstreamData(chunk);
-      else this.#pool.discard(this); // unsolicited bytes on an idle connection
+      else this.destroy(); // unsolicited bytes on an idle connection
     });
     socket.on('end', () => {
       if (this.#done) return;
       this.#done = true;
       const owner = this.owner;
       if (owner) owner.upstreamEnded();
-      else this.#pool.discard(this);
+      else this.destroy();
     });
     socket.on('error', (e: Error) => this.#fail(e));
     socket.on('close', () => this.#fail(CLOSED_WITHOUT_FIN));
@@ -65,7 +65,7 @@ export class UpstreamConnection {
     this.#done = true;
     const owner = this.owner;
     if (owner) owner.upstreamFailed(e);
-    else this.#pool.discard(this);
+    else this.destroy();
   }
 
   destroy(): void {
@@ -180,11 +180,6 @@ export class RawUpstreamPool {
     if (conn.socket.isPaused()) conn.socket.resume();
     conn.idleSince = this.#options.clock.now;
     list.push(conn);
-  }
-
-  /** An idle connection misbehaved (data or FIN while idle): close it. */
-  discard(conn: UpstreamConnection): void {
-    conn.destroy();
   }
 
   /** Drop a connection from the books (it closes itself). */
