@@ -230,28 +230,29 @@ export class ClientConnection implements ExchangeClient {
     if (this.closeAfterResponse) return this.#finishConnection();
     if (this.#bodyRemaining === 0) return;
     this.#bodyMode = BodyMode.discard;
-    const buffered = this.#pending;
-    if (buffered !== undefined) {
-      const n = Math.min(buffered.length, this.#bodyRemaining);
-      this.#bodyRemaining -= n;
-      this.#pending = n === buffered.length ? undefined : buffered.subarray(n);
-    }
+    this.#takeBufferedBody();
     if (this.#bodyRemaining > 0) this.#resumeBuffer();
     else this.#bodyMode = BodyMode.none;
+  }
+
+  /** Up to #bodyRemaining of the buffered bytes, taken out of #pending (what follows stays for the next request). */
+  #takeBufferedBody(): Buffer | undefined {
+    const buffered = this.#pending;
+    if (buffered === undefined) return undefined;
+    const n = Math.min(buffered.length, this.#bodyRemaining);
+    this.#bodyRemaining -= n;
+    this.#pending = n === buffered.length ? undefined : buffered.subarray(n);
+    return n === buffered.length ? buffered : buffered.subarray(0, n);
   }
 
   // ExchangeClient
 
   takeRequestBody(): Buffer | undefined {
     this.#bodyMode = BodyMode.forward;
-    const buffered = this.#pending;
-    if (buffered === undefined) return this.#resumeBuffer();
-    const n = Math.min(buffered.length, this.#bodyRemaining);
-    this.#bodyRemaining -= n;
+    const body = this.#takeBufferedBody();
     if (this.#bodyRemaining === 0) this.#bodyMode = BodyMode.none;
-    this.#pending = n === buffered.length ? undefined : buffered.subarray(n);
     this.#resumeBuffer();
-    return n === buffered.length ? buffered : buffered.subarray(0, n);
+    return body;
   }
 
   respondLocal(status: number, close: boolean): void {
@@ -282,12 +283,11 @@ export class ClientConnection implements ExchangeClient {
     if (!this.#pausedForBuffer) this.socket.resume();
   }
 
-  #resumeBuffer(): undefined {
+  #resumeBuffer(): void {
     if (this.#pausedForBuffer) {
       this.#pausedForBuffer = false;
       if (!this.#pausedForUpstream) this.socket.resume();
     }
-    return undefined;
   }
 
   /** Between requests: start the next buffered one, if any. */
