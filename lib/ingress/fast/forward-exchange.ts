@@ -330,9 +330,7 @@ export class ForwardExchange implements UpstreamOwner {
 
   upstreamFailed(error: Error): void {
     if (this.#over) return;
-    const conn = this.#upstream;
-    this.#upstream = undefined;
-    conn?.destroy();
+    const conn = this.#dropUpstream();
     if (this.#phase !== Phase.head) return this.#brokeOff(error);
     if (
       conn !== undefined &&
@@ -352,10 +350,16 @@ export class ForwardExchange implements UpstreamOwner {
     this.#fail(error);
   }
 
-  #badResponse(reason: string): void {
+  /** Close the connection in use (it is out of step or no longer wanted); returns it, already destroyed. */
+  #dropUpstream(): UpstreamConnection | undefined {
     const conn = this.#upstream;
     this.#upstream = undefined;
     conn?.destroy();
+    return conn;
+  }
+
+  #badResponse(reason: string): void {
+    this.#dropUpstream();
     this.#fail(upstreamError(`unusable upstream response: ${reason}`, 'ERR_UPSTREAM_RESPONSE'));
   }
 
@@ -366,9 +370,7 @@ export class ForwardExchange implements UpstreamOwner {
       'ingress: upstream response broke off',
     );
     this.#over = true;
-    const conn = this.#upstream;
-    this.#upstream = undefined;
-    conn?.destroy();
+    this.#dropUpstream();
     this.#record();
     this.#client.socket.destroy();
   }
@@ -407,9 +409,7 @@ export class ForwardExchange implements UpstreamOwner {
     if (this.#over) return;
     this.#over = true;
     this.#cancelConnect?.();
-    const conn = this.#upstream;
-    this.#upstream = undefined;
-    conn?.destroy();
+    this.#dropUpstream();
     this.#record();
   }
 
@@ -417,9 +417,7 @@ export class ForwardExchange implements UpstreamOwner {
   checkDeadline(now: number): void {
     if (this.#over || this.deadline === 0 || now < this.deadline) return;
     const timeout = upstreamError('upstream did not answer in time', 'UND_ERR_HEADERS_TIMEOUT');
-    const conn = this.#upstream;
-    this.#upstream = undefined;
-    conn?.destroy();
+    this.#dropUpstream();
     if (this.#phase === Phase.head) this.#fail(timeout);
     else this.#brokeOff(timeout);
   }
