@@ -14,6 +14,10 @@ import type { RouteMatch } from '../router.ts';
 import type { RouteTable } from '../types.ts';
 import { writeRequestId } from '../request-id.ts';
 
+/** src[0, headEnd) is byte for byte `remembered`. */
+const sameHead = (remembered: Buffer | undefined, src: Buffer, headEnd: number): boolean =>
+  remembered !== undefined && remembered.length === headEnd && src.compare(remembered, 0, headEnd, 0, headEnd) === 0;
+
 export class RepeatedHead {
   #bytes: Buffer | undefined;
   #line: RequestLine | undefined;
@@ -28,16 +32,7 @@ export class RepeatedHead {
    * route table it was routed with; then match() and upstreamHead() hold for this request too.
    */
   lineFor(src: Buffer, headEnd: number, table: RouteTable): RequestLine | undefined {
-    const bytes = this.#bytes;
-    if (
-      bytes === undefined ||
-      table !== this.#table ||
-      bytes.length !== headEnd ||
-      src.compare(bytes, 0, headEnd, 0, headEnd) !== 0
-    ) {
-      return undefined;
-    }
-    return this.#line;
+    return table === this.#table && sameHead(this.#bytes, src, headEnd) ? this.#line : undefined;
   }
 
   /** The remembered route (after lineFor matched). */
@@ -96,11 +91,7 @@ export class RepeatedResponseHead {
 
   /** The remembered parse when src[0, headEnd) is byte for byte the remembered head, for the same method. */
   lineFor(src: Buffer, headEnd: number, method: string): StatusLine | undefined {
-    const bytes = this.#bytes;
-    if (bytes === undefined || method !== this.#method || bytes.length !== headEnd || src.compare(bytes, 0, headEnd, 0, headEnd) !== 0) {
-      return undefined;
-    }
-    return this.#line;
+    return method === this.#method && sameHead(this.#bytes, src, headEnd) ? this.#line : undefined;
   }
 
   /** The remembered rewrite (after lineFor matched); shared and never written to. */
