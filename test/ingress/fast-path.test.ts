@@ -571,6 +571,33 @@ test('a 5 MiB response read slowly by the client arrives byte-exact', async (t) 
   t.is((await readResponse(c)).headers['content-length'], String(body.length));
 });
 
+test('a body queued for a stalled client survives reads on another upstream connection', async (t) => {
+  // Upstream reads share one buffer. A write the stalled client cannot take yet is queued; it must not point into
+  // that buffer, or the other connection's reads would rewrite the queued bytes.
+  const stalled = randomBytes(12 * 1024 * 1024);
+  const flowing = randomBytes(1024 * 1024);
+  const b = await backend(t, async (req, conn) => {
+    const body = req.target === '/stalled' ? stalled : flowing;
+    conn.stream.write(Buffer.from(`HTTP/1.1 200 OK\r\ncontent-length: ${body.length}\r\n\r\n`));
+    for (let i = 0; i < body.length; i += 8192) {
+      if (!conn.stream.socket.write(body.subarray(i, i + 8192))) await new Promise((r) => conn.stream.socket.once('drain', r));
+      else await new Promise(setImmediate);
+    }
+  });
+  const { port } = await startProxy(t, everything(b.port));
+  const a = await client(t, port);
+  a.socket.pause();
+  a.write(get('/stalled'));
+  await delay(500); // every buffer between the proxy and `a` fills up; the proxy queues and holds the upstream back
+  const c = await client(t, port);
+  c.write(get('/flowing'));
+  const flowed = await readResponse(c);
+  t.is(sha256(flowed.payload), sha256(flowing));
+  a.socket.resume();
+  const head = await readHead(a);
+  t.is(sha256(await a.readExact(Number(head.headers['content-length']))), sha256(stalled));
+});
+
 test('a 3 MiB request body with Content-Length arrives byte-exact at the backend', async (t) => {
   const body = randomBytes(3 * 1024 * 1024);
   const b = await backend(t, (req, conn) => void conn.stream.write(okResponse(`${req.body.length} ${sha256(req.body)}`)));

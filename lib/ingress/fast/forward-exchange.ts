@@ -184,7 +184,7 @@ export class ForwardExchange implements UpstreamOwner {
     this.deadline = this.#ctx.clock.now + this.#ctx.responseTimeoutMs;
     const n = this.#bodyBytes(chunk, 0);
     if (n < 0) return;
-    this.#toClient(n === chunk.length ? chunk : chunk.subarray(0, n));
+    if (n > 0) this.#bodyToClient(n === chunk.length ? chunk : chunk.subarray(0, n));
     if (this.#isDone()) this.#finish();
   }
 
@@ -195,7 +195,7 @@ export class ForwardExchange implements UpstreamOwner {
       const end = buf.indexOf(CRLFCRLF);
       if (end === -1) {
         if (buf.length > MAX_RESPONSE_HEAD) return this.#badResponse('response head too large');
-        this.#pendingHead = buf;
+        this.#pendingHead = Buffer.from(buf); // buf may still be a view of the pool's shared read buffer
         return;
       }
       let head = this.#upstream?.repeated?.lineFor(buf, end, this.#method);
@@ -274,7 +274,7 @@ export class ForwardExchange implements UpstreamOwner {
       const socket = client.socket;
       socket.cork();
       socket.write(this.#responseOut(head, buf, headEnd, close, 0, 0, repeated));
-      this.#toClient(buf.subarray(bodyStart, bodyStart + n));
+      this.#bodyToClient(buf.subarray(bodyStart, bodyStart + n));
       socket.uncork();
     }
     if (this.#phase === Phase.done) this.#finish();
@@ -312,6 +312,11 @@ export class ForwardExchange implements UpstreamOwner {
 
   #isDone(): boolean {
     return this.#phase === Phase.done;
+  }
+
+  /** Body bytes still in the upstream pool's shared read buffer: a copy goes out, as a write may be queued. */
+  #bodyToClient(view: Buffer): void {
+    this.#toClient(Buffer.from(view));
   }
 
   #toClient(data: Buffer): void {
