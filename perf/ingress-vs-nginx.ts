@@ -10,8 +10,8 @@
  * keep-alive, plain HTTP and TLS (self-signed P-256 certificates on both). Runs alternate between the two proxies;
  * the figure per cell is the median of the runs. Pinning (default; `--no-pin` turns it off): the proxy under test
  * (nginx's worker or the switchyard process) alone on CPU 1, wrk and the upstream nginx on CPU 0. `--syscalls`
- * adds one `strace -c -f` run per proxy and prints syscalls per request. `--floor` adds, over plain HTTP, a
- * minimal forwarder on Node's net sockets (perf/node-floor-proxy.ts): what any Node proxy costs at least.
+ * adds one `strace -c -f` run per proxy and prints syscalls per request. `--floor` adds a minimal forwarder on
+ * Node's net and tls sockets (perf/node-floor-proxy.ts): what any Node proxy costs at least.
  * See perf/README-ingress.md.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
@@ -79,8 +79,8 @@ execFileSync(OPENSSL, [
   '-subj', '/CN=bench.local', '-keyout', join(work, 'key.pem'), '-out', join(work, 'cert.pem'),
 ], { stdio: 'ignore' });
 
-const [upstreamPort, nginxHttp, nginxHttps, syHttp, syHttps, floorHttp] = await Promise.all(
-  [1, 2, 3, 4, 5, 6].map(() => freePort()),
+const [upstreamPort, nginxHttp, nginxHttps, syHttp, syHttps, floorHttp, floorHttps] = await Promise.all(
+  [1, 2, 3, 4, 5, 6, 7].map(() => freePort()),
 );
 
 const nginxConf = (name: string, body: string): string => {
@@ -150,7 +150,8 @@ const start = (cmd: string, args: string[], readyLine?: string): Promise<ChildPr
 await start(...pinned(LOAD_CPU, NGINX, ['-c', upstreamConf, '-e', join(work, 'upstream', 'error.log')]));
 // taskset execs nginx, and nginx's worker inherits the master's affinity.
 const nginxProxy = await start(...pinned(PROXY_CPU, NGINX, ['-c', proxyConf, '-e', join(work, 'proxy', 'error.log')]));
-const nodeArgs = CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', CPU_PROF] : [];
+// The image runs Node with NODE_OPTIONS=--max-semi-space-size=16 (Dockerfile); so do the Node processes here.
+const nodeArgs = ['--max-semi-space-size=16', ...(CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', CPU_PROF] : [])];
 const switchyard = await start(
   ...pinned(PROXY_CPU, process.execPath, [
     ...nodeArgs,
@@ -164,7 +165,11 @@ const switchyard = await start(
 
 const floor = FLOOR
   ? await start(
-      ...pinned(PROXY_CPU, process.execPath, [join(import.meta.dirname, 'node-floor-proxy.ts'), String(floorHttp), String(upstreamPort)]),
+      ...pinned(PROXY_CPU, process.execPath, [
+        '--max-semi-space-size=16',
+        join(import.meta.dirname, 'node-floor-proxy.ts'), String(floorHttp), String(upstreamPort),
+        String(floorHttps), join(work, 'cert.pem'), join(work, 'key.pem'),
+      ]),
       'ready',
     )
   : undefined;
@@ -253,6 +258,7 @@ const allTargets = {
   'nginx https': `https://127.0.0.1:${nginxHttps}/`,
   'switchyard https': `https://127.0.0.1:${syHttps}/`,
   'floor http': `http://127.0.0.1:${floorHttp}/`,
+  'floor https': `https://127.0.0.1:${floorHttps}/`,
 } as const;
 const pidOf = (target: string): number =>
   target.startsWith('nginx') ? nginxWorker : target.startsWith('floor') ? floor!.pid! : switchyard.pid!;
@@ -310,11 +316,13 @@ for (const proto of protos) {
   );
 }
 console.log('\nCPU per request, user + system (medians, µs):\n');
-console.log('| target | user | system | total | req/s |');
-console.log('| --- | --- | --- | --- | --- |');
+console.log('| target | user | system | total | req/s | p99 ms |');
+console.log('| --- | --- | --- | --- | --- | --- |');
 for (const name of Object.keys(targets) as Target[]) {
   const r = summary(name);
-  console.log(`| ${name} | ${r.userUs.toFixed(1)} | ${r.sysUs.toFixed(1)} | ${r.cpuUs.toFixed(1)} | ${r.rps.toFixed(0)} |`);
+  console.log(
+    `| ${name} | ${r.userUs.toFixed(1)} | ${r.sysUs.toFixed(1)} | ${r.cpuUs.toFixed(1)} | ${r.rps.toFixed(0)} | ${r.p99ms.toFixed(2)} |`,
+  );
 }
 if (SYSCALLS) {
   for (const proto of protos) {

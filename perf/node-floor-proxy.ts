@@ -5,13 +5,19 @@
  * One read and one write per direction through Node's streams, keep-alive upstream connections reused
  * most-recently-used first — the same syscalls per request as switchyard's fast path and nginx.
  *
- * Usage: node perf/node-floor-proxy.ts <listenPort> <upstreamPort>   (prints `ready`)
+ * With a TLS port, certificate and key it also listens for TLS: the same forwarder behind Node's TLSSocket, which
+ * shows what Node's TLS layer costs on top.
+ *
+ * Usage: node perf/node-floor-proxy.ts <listenPort> <upstreamPort> [<tlsPort> <cert.pem> <key.pem>]   (prints `ready`)
  */
+import { readFileSync } from 'node:fs';
 import { connect, createServer, type Socket } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
 
-const [listenPort, upstreamPort] = process.argv.slice(2).map(Number);
-if (!listenPort || !upstreamPort) {
-  console.error('usage: node-floor-proxy.ts <listenPort> <upstreamPort>');
+const [listenPort, upstreamPort, tlsPort] = process.argv.slice(2, 5).map(Number);
+const [certFile, keyFile] = process.argv.slice(5, 7);
+if (!listenPort || !upstreamPort || (tlsPort && (!certFile || !keyFile))) {
+  console.error('usage: node-floor-proxy.ts <listenPort> <upstreamPort> [<tlsPort> <cert.pem> <key.pem>]');
   process.exit(2);
 }
 
@@ -35,7 +41,7 @@ const withUpstream = (use: (upstream: Socket) => void): void => {
   });
 };
 
-createServer({ noDelay: true }, (client) => {
+const serve = (client: Socket): void => {
   client.on('error', () => undefined);
   client.on('data', (request: Buffer) => {
     if (request.indexOf(END) === -1) return; // wrk's requests arrive whole
@@ -55,6 +61,19 @@ createServer({ noDelay: true }, (client) => {
       upstream.write(request);
     });
   });
-}).listen(listenPort, '127.0.0.1', () => console.log('ready'));
+};
+
+const listening = [
+  new Promise<void>((resolve) => createServer({ noDelay: true }, serve).listen(listenPort, '127.0.0.1', resolve)),
+];
+if (tlsPort) {
+  const tls = createTlsServer({ cert: readFileSync(certFile!), key: readFileSync(keyFile!) }, (client) => {
+    client.setNoDelay(true);
+    serve(client);
+  });
+  listening.push(new Promise<void>((resolve) => tls.listen(tlsPort, '127.0.0.1', resolve)));
+}
+await Promise.all(listening);
+console.log('ready');
 
 process.on('SIGTERM', () => process.exit(0));
