@@ -306,6 +306,13 @@ export class IngressServer {
   }
 }
 
+/**
+ * Accept queue of the ingress listeners: as long as the kernel allows (it caps the value at net.core.somaxconn),
+ * as ingress-nginx does. Node's default, 511, overflows when a thousand clients connect at once while the loop is
+ * busy: the kernel drops the SYNs past it and those clients wait a second or more for their retransmit.
+ */
+const LISTEN_BACKLOG = 65_535;
+
 const listen = (server: NetServer, address: ListenAddress, what: string): Promise<void> =>
   new Promise((resolve, reject) => {
     const onError = (e: Error) =>
@@ -315,7 +322,7 @@ const listen = (server: NetServer, address: ListenAddress, what: string): Promis
         }),
       );
     server.once('error', onError);
-    server.listen({ host: address.host, port: address.port, exclusive: true }, () => {
+    server.listen({ host: address.host, port: address.port, exclusive: true, backlog: LISTEN_BACKLOG }, () => {
       server.off('error', onError);
       resolve();
     });

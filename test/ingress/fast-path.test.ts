@@ -5,7 +5,9 @@
  * disconnects, connection management, timeouts, drain, and TLS.
  */
 import test, { type ExecutionContext } from 'ava';
+import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
 import { IngressServer, type IngressServerOptions } from '../../lib/ingress/server.ts';
 import type { RouteTable } from '../../lib/ingress/types.ts';
 import { delay, haveOpenssl, local, routeTable } from './helpers.ts';
@@ -708,6 +710,18 @@ test('an idle keep-alive client connection is closed after the keep-alive timeou
   t.true(await c.endsWithin(6000), 'closed by 7 s');
   const elapsed = Date.now() - t0;
   t.true(elapsed >= 4000 && elapsed <= 7000, `closed after ${elapsed} ms`);
+});
+
+test('both listeners accept as long a queue as the kernel allows (a burst of clients is not dropped at 511)', async (t) => {
+  const ss = ['/usr/bin/ss', '/bin/ss'].find((p) => existsSync(p));
+  if (!ss) return t.pass('ss (iproute2) is not installed');
+  const { proxy } = await startProxy(t, everything(9), { https: { host: '127.0.0.1', port: 0 } });
+  const somaxconn = Number(readFileSync('/proc/sys/net/core/somaxconn', 'utf8'));
+  for (const bound of [proxy.addresses().http!, proxy.addresses().https!]) {
+    // For a listening socket, ss shows the accept queue's limit as Send-Q.
+    const line = execFileSync(ss, ['-ltnH', `sport = :${bound.port}`], { encoding: 'utf8' }).trim();
+    t.is(Number(line.split(/\s+/)[2]), Math.min(somaxconn, 65_535), line);
+  }
 });
 
 // 11. Response timeout
