@@ -2,7 +2,7 @@
  * Switchyard's ingress proxy against nginx as a reverse proxy, on 127.0.0.1 only. Prints a table; not a test.
  *
  *   node perf/ingress-vs-nginx.ts [--runs 5] [--duration 10s] [--connections 50] [--only http|https]
- *                                 [--no-pin] [--syscalls] [--cpu-prof DIR] [--floor]
+ *                                 [--no-pin] [--syscalls] [--cpu-prof DIR] [--floor] [--paced MS]
  *
  * Upstream: a third nginx (worker_processes 1) answering `return 200` from memory, so neither proxy waits on a
  * slow backend. Both proxies: one worker (switchyard is one Node process), keep-alive to the upstream (nginx
@@ -12,6 +12,10 @@
  * (nginx's worker or the switchyard process) alone on CPU 1, wrk and the upstream nginx on CPU 0. `--syscalls`
  * adds one `strace -c -f` run per proxy and prints syscalls per request. `--floor` adds a minimal forwarder on
  * Node's net and tls sockets (perf/node-floor-proxy.ts): what any Node proxy costs at least.
+ * `--paced MS` (default 5; 0 = off) adds a second pass below saturation: every connection waits MS ms after each
+ * response before its next request (wrk's script `delay()`), so each proxy gets the same offered load, about
+ * connections × 1000 / MS req/s, and its latency shows what it adds when it is not the bottleneck — the saturated
+ * pass measures queueing on one full core as much as the proxy.
  * See perf/README-ingress.md.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
@@ -39,6 +43,7 @@ const ONLY = arg('only', '');
 const PIN = !flag('no-pin');
 const SYSCALLS = flag('syscalls');
 const FLOOR = flag('floor');
+const PACED_MS = Number(arg('paced', '5'));
 /** CPU 1: the proxy under test, alone. CPU 0: wrk and the upstream nginx (the load generator side). */
 const PROXY_CPU = '1';
 const LOAD_CPU = '0';
@@ -176,6 +181,7 @@ const floor = FLOOR
 
 interface Result {
   readonly rps: number;
+  readonly p50ms: number;
   readonly p99ms: number;
   readonly errors: number;
   readonly requests: number;
@@ -212,12 +218,18 @@ const cpuTimes = (): Array<[number, number]> =>
 
 const toMs = (v: string, unit: string): number => Number(v) * ({ us: 0.001, ms: 1, s: 1000, m: 60_000 }[unit] ?? Number.NaN);
 
-const wrk = (url: string, proxyPid: number, duration = DURATION): Result => {
+/** The wrk script of the paced pass: each connection pauses PACED_MS after every response. */
+const pacedScript = join(work, 'paced.lua');
+writeFileSync(pacedScript, `function delay()\n  return ${PACED_MS}\nend\n`);
+
+const wrk = (url: string, proxyPid: number, duration = DURATION, paced = false): Result => {
   const before = cpuTimes();
   const proxyBefore = processTicks(proxyPid);
-  const out = execFileSync(...pinned(LOAD_CPU, WRK, ['-t1', `-c${CONNECTIONS}`, `-d${duration}`, '--latency', url]), {
-    encoding: 'utf8',
-  });
+  const script = paced ? ['-s', pacedScript] : [];
+  const out = execFileSync(
+    ...pinned(LOAD_CPU, WRK, ['-t1', `-c${CONNECTIONS}`, `-d${duration}`, '--latency', ...script, url]),
+    { encoding: 'utf8' },
+  );
   const after = cpuTimes();
   const proxyAfter = processTicks(proxyPid);
   const userTicks = proxyAfter[0] - proxyBefore[0];
@@ -225,14 +237,16 @@ const wrk = (url: string, proxyPid: number, duration = DURATION): Result => {
   const cpuBusy = after.map(([b, t], i) => (b - before[i]![0]) / Math.max(1, t - before[i]![1]));
   const requests = Number(/(\d+) requests in/.exec(out)?.[1]);
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]);
+  const p50 = /\s50%\s+([\d.]+)(us|ms|s|m)\b/.exec(out);
   const p99 = /\s99%\s+([\d.]+)(us|ms|s|m)\b/.exec(out);
   const non2xx = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(out)?.[1] ?? 0);
   const sock = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
   const errors = non2xx + (sock ? sock.slice(1).reduce((s, n) => s + Number(n), 0) : 0);
-  if (!p99 || Number.isNaN(rps)) throw new Error(`cannot parse wrk output:\n${out}`);
+  if (!p50 || !p99 || Number.isNaN(rps)) throw new Error(`cannot parse wrk output:\n${out}`);
   const perRequest = (ticks: number): number => ((ticks / CLOCK_TICKS_PER_S) * 1e6) / requests;
   return {
     rps,
+    p50ms: toMs(p50[1]!, p50[2]!),
     p99ms: toMs(p99[1]!, p99[2]!),
     errors,
     requests,
@@ -286,10 +300,25 @@ for (let run = 0; run < RUNS; run++) {
   }
 }
 
-const summary = (name: Target) => {
-  const rs = results.get(name)!;
+const paced = new Map<Target, Result[]>();
+if (PACED_MS > 0) {
+  for (let run = 0; run < RUNS; run++) {
+    for (const [name, url] of Object.entries(targets) as Array<[Target, string]>) {
+      const r = wrk(url, pidOf(name), DURATION, true);
+      paced.set(name, [...(paced.get(name) ?? []), r]);
+      console.error(
+        `paced run ${run + 1}/${RUNS} ${name}: ${r.rps.toFixed(0)} req/s, p50 ${r.p50ms.toFixed(2)} ms, ` +
+          `p99 ${r.p99ms.toFixed(2)} ms${r.errors ? `, ${r.errors} errors` : ''}`,
+      );
+    }
+  }
+}
+
+const summary = (name: Target, from = results) => {
+  const rs = from.get(name)!;
   return {
     rps: median(rs.map((r) => r.rps)),
+    p50ms: median(rs.map((r) => r.p50ms)),
     p99ms: median(rs.map((r) => r.p99ms)),
     cpuUs: median(rs.map((r) => r.cpuUsPerRequest)),
     userUs: median(rs.map((r) => r.userUsPerRequest)),
@@ -323,6 +352,22 @@ for (const name of Object.keys(targets) as Target[]) {
   console.log(
     `| ${name} | ${r.userUs.toFixed(1)} | ${r.sysUs.toFixed(1)} | ${r.cpuUs.toFixed(1)} | ${r.rps.toFixed(0)} | ${r.p99ms.toFixed(2)} |`,
   );
+}
+if (PACED_MS > 0) {
+  console.log(
+    `\nBelow saturation: each connection waits ${PACED_MS} ms after every response (wrk script delay()), ` +
+      `${CONNECTIONS} connections, median of ${RUNS} runs; latency in ms:\n`,
+  );
+  console.log('| target | req/s | p50 | p99 | p99 ratio to nginx (≤ 1.2) | errors |');
+  console.log('| --- | --- | --- | --- | --- | --- |');
+  for (const name of Object.keys(targets) as Target[]) {
+    const r = summary(name, paced);
+    const nginx = summary(`nginx ${name.split(' ')[1]}` as Target, paced);
+    console.log(
+      `| ${name} | ${r.rps.toFixed(0)} | ${r.p50ms.toFixed(2)} | ${r.p99ms.toFixed(2)} | ` +
+        `${(r.p99ms / nginx.p99ms).toFixed(2)} | ${r.errors} |`,
+    );
+  }
 }
 if (SYSCALLS) {
   for (const proto of protos) {
