@@ -96,8 +96,22 @@ export interface RawPoolOptions {
 
 const CONNECT_TIMEOUT = 'UND_ERR_CONNECT_TIMEOUT'; // same code as the undici path, so both report alike
 
-export const endpointKey = (ep: Pick<Endpoint, 'ip' | 'port' | 'family'>): string =>
-  ep.family === 6 ? `[${ep.ip}]:${ep.port}` : `${ep.ip}:${ep.port}`;
+type EndpointAddress = Pick<Endpoint, 'ip' | 'port' | 'family'>;
+
+/**
+ * Keys of the endpoint objects in the current route table. Each request looks its endpoint's key up in the pool;
+ * a string built per request would be hashed afresh every time, an endpoint object's key only once.
+ */
+const keys = new WeakMap<EndpointAddress, string>();
+
+export const endpointKey = (ep: EndpointAddress): string => {
+  let key = keys.get(ep);
+  if (key === undefined) {
+    key = ep.family === 6 ? `[${ep.ip}]:${ep.port}` : `${ep.ip}:${ep.port}`;
+    keys.set(ep, key);
+  }
+  return key;
+};
 
 /** Size of the read buffer a pool's connections share: one read takes at most this much. */
 const READ_BUFFER_SIZE = 64 * 1024;
