@@ -287,32 +287,26 @@ const targets = Object.fromEntries(
 // Warm-up (JIT, pools, TLS session setup) — not measured.
 for (const [name, url] of Object.entries(targets)) wrk(url, pidOf(name), '3s');
 
-const results = new Map<Target, Result[]>();
-for (let run = 0; run < RUNS; run++) {
-  for (const [name, url] of Object.entries(targets) as Array<[Target, string]>) {
-    const r = wrk(url, pidOf(name));
-    results.set(name, [...(results.get(name) ?? []), r]);
-    const busy = r.cpuBusy.map((b, i) => `cpu${i} ${(b * 100).toFixed(0)}%`).join(' ');
-    console.error(
-      `run ${run + 1}/${RUNS} ${name}: ${r.rps.toFixed(0)} req/s, p99 ${r.p99ms.toFixed(2)} ms, ` +
-        `${r.cpuUsPerRequest.toFixed(1)} µs CPU/req, ${busy}${r.errors ? `, ${r.errors} errors` : ''}`,
-    );
-  }
-}
-
-const paced = new Map<Target, Result[]>();
-if (PACED_MS > 0) {
+/** RUNS interleaved rounds over every target; `describe` is the progress line of one run. */
+const measureAll = (paced: boolean, describe: (r: Result) => string): Map<Target, Result[]> => {
+  const all = new Map<Target, Result[]>();
   for (let run = 0; run < RUNS; run++) {
     for (const [name, url] of Object.entries(targets) as Array<[Target, string]>) {
-      const r = wrk(url, pidOf(name), DURATION, true);
-      paced.set(name, [...(paced.get(name) ?? []), r]);
-      console.error(
-        `paced run ${run + 1}/${RUNS} ${name}: ${r.rps.toFixed(0)} req/s, p50 ${r.p50ms.toFixed(2)} ms, ` +
-          `p99 ${r.p99ms.toFixed(2)} ms${r.errors ? `, ${r.errors} errors` : ''}`,
-      );
+      const r = wrk(url, pidOf(name), DURATION, paced);
+      all.set(name, [...(all.get(name) ?? []), r]);
+      console.error(`${paced ? 'paced ' : ''}run ${run + 1}/${RUNS} ${name}: ${describe(r)}${r.errors ? `, ${r.errors} errors` : ''}`);
     }
   }
-}
+  return all;
+};
+
+const results = measureAll(false, (r) => {
+  const busy = r.cpuBusy.map((b, i) => `cpu${i} ${(b * 100).toFixed(0)}%`).join(' ');
+  return `${r.rps.toFixed(0)} req/s, p99 ${r.p99ms.toFixed(2)} ms, ${r.cpuUsPerRequest.toFixed(1)} µs CPU/req, ${busy}`;
+});
+const paced = PACED_MS > 0
+  ? measureAll(true, (r) => `${r.rps.toFixed(0)} req/s, p50 ${r.p50ms.toFixed(2)} ms, p99 ${r.p99ms.toFixed(2)} ms`)
+  : new Map<Target, Result[]>();
 
 const summary = (name: Target, from = results) => {
   const rs = from.get(name)!;
