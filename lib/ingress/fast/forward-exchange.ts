@@ -266,7 +266,7 @@ export class ForwardExchange implements UpstreamOwner {
     // body did (what is left of it cannot be told from a next request).
     if (framing.kind === 'close' || this.#ctx.proxy.stopping() || !this.requestSent) client.closeAfterResponse = true;
     const bodyStart = headEnd + 4;
-    const n = bodyStart < buf.length ? this.#bodyBytes(buf, bodyStart) : this.#bodyBytes(EMPTY, 0);
+    const n = this.#bodyBytes(buf, bodyStart); // none yet when the head ends the read
     if (n < 0) return;
     const close = client.closeAfterResponse;
     if (n <= COALESCE_LIMIT) this.#toClient(this.#responseOut(head, buf, headEnd, close, bodyStart, n, repeated));
@@ -310,6 +310,7 @@ export class ForwardExchange implements UpstreamOwner {
     return n;
   }
 
+  /** A method, not an inline test: after a `#phase !== Phase.body` check TypeScript would not see #bodyBytes move it. */
   #isDone(): boolean {
     return this.#phase === Phase.done;
   }
@@ -445,8 +446,6 @@ export class ForwardExchange implements UpstreamOwner {
     });
   }
 }
-
-const EMPTY = Buffer.alloc(0);
 
 /** `head` alone, or a new buffer with `length` body bytes from src[start…] after it. */
 const withBody = (head: Buffer, src: Buffer, start: number, length: number): Buffer => {
