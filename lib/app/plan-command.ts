@@ -20,9 +20,9 @@ export interface PlanCommandIO {
   readonly warn: (line: string) => void;
 }
 
-const readEvents = async (config: Config, logger: Logger, io: PlanCommandIO): Promise<readonly SourceEvent[]> => {
+const readEvents = async (config: Config, nodeName: string, logger: Logger, io: PlanCommandIO): Promise<readonly SourceEvent[]> => {
   if (config.manifestsDir === undefined) {
-    return collectUntilSynced(sourceFromConfig(config, logger), RESOURCE_KINDS, 30_000);
+    return collectUntilSynced(sourceFromConfig(config, nodeName, logger), RESOURCE_KINDS, 30_000);
   }
   const loaded = await loadManifestsOnce(config.manifestsDir);
   for (const problem of loaded.problems) io.warn(`skipped ${formatProblem(problem)}`);
@@ -51,7 +51,7 @@ export const runPlanCommand = async (
   logger: Logger,
   io: PlanCommandIO,
 ): Promise<void> => {
-  const events = await readEvents(config, logger, io);
+  const events = await readEvents(config, nodeName, logger, io);
   const desired = desiredStateFromEvents(events, config, nodeName, io.warn);
   io.write(output === 'json' ? formatPlanJson(desired) : formatPlanTable(desired));
 };

@@ -28,7 +28,7 @@ export const buildDaemon = (config: Config, nodeName: string, logger: Logger, no
   };
   return new Daemon({
     logger,
-    source: sourceFromConfig(config, logger, node?.sourceHooks),
+    source: sourceFromConfig(config, nodeName, logger, node?.sourceHooks),
     planOptions: planOptionsFromConfig(config, nodeName),
     dataplane: dataplaneFromConfig(config, logger),
     ingress: ingressFromConfig(config, logger, node?.onIngressRequest, node?.onIngressHandoff),

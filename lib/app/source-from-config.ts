@@ -10,7 +10,8 @@ export interface SourceHooks {
   readonly onRestart?: (kind: ResourceKind, reason: string) => void;
 }
 
-export const sourceFromConfig = (config: Config, logger: Logger, hooks: SourceHooks = {}): Source =>
+/** `nodeName`: the node this proxy runs for; from an API server only its Node object is watched. */
+export const sourceFromConfig = (config: Config, nodeName: string, logger: Logger, hooks: SourceHooks = {}): Source =>
   config.manifestsDir !== undefined
     ? new ManifestsSource({
         dir: config.manifestsDir,
@@ -20,6 +21,7 @@ export const sourceFromConfig = (config: Config, logger: Logger, hooks: SourceHo
     : new KubeSource({
         ...(config.kubeconfig !== undefined ? { kubeconfigPath: config.kubeconfig } : {}),
         ...(config.master !== undefined ? { masterUrl: config.master } : {}),
+        nodeName,
         logger,
         ...(hooks.onRestart ? { onRestart: hooks.onRestart } : {}),
       });

@@ -6,7 +6,7 @@
 import { KubeConfig } from '@kubernetes/client-node';
 import { SwitchyardError, describeError } from '../errors.ts';
 import { nullLogger, type Logger } from '../telemetry/logger-types.ts';
-import { KIND_SPECS } from './kube/kinds.ts';
+import { kindSpecFor } from './kube/kinds.ts';
 import { KindWatcher, type KindStats, type RestartReason, type WatchTiming } from './kube/kind-watcher.ts';
 import { RESOURCE_KINDS, type ResourceKind, type Source, type SourceSink } from './types.ts';
 
@@ -20,6 +20,8 @@ export interface KubeSourceOptions {
   /** A ready KubeConfig (tests). Takes precedence over kubeconfigPath. */
   readonly kubeConfig?: KubeConfig;
   readonly kinds?: readonly ResourceKind[];
+  /** This node's name: only its Node object is watched. Without it every Node is (tests, `plan` of any node). */
+  readonly nodeName?: string;
   readonly timing?: Partial<WatchTiming>;
   readonly logger?: Logger;
   readonly random?: () => number;
@@ -102,7 +104,7 @@ export class KubeSource implements Source {
     };
     this.watchers = kinds.map(
       (kind) =>
-        new KindWatcher(KIND_SPECS[kind], {
+        new KindWatcher(kindSpecFor(kind, this.options.nodeName), {
           kubeConfig,
           emit,
           logger: this.logger,

@@ -97,7 +97,13 @@ export interface Rig {
 }
 
 export const startRig = async (
-  options: { kinds?: readonly ResourceKind[]; seed?: (s: TestApiServer) => void; timing?: Partial<WatchTiming>; beforeStart?: (s: TestApiServer) => void } = {},
+  options: {
+    kinds?: readonly ResourceKind[];
+    nodeName?: string;
+    seed?: (s: TestApiServer) => void;
+    timing?: Partial<WatchTiming>;
+    beforeStart?: (s: TestApiServer) => void;
+  } = {},
 ): Promise<Rig> => {
   const server = new TestApiServer({ bookmarkIntervalMs: 200 });
   const url = await server.start();
@@ -108,6 +114,7 @@ export const startRig = async (
   const source = new KubeSource({
     kubeConfig: kubeConfigFor(url),
     kinds: options.kinds ?? RESOURCE_KINDS,
+    ...(options.nodeName !== undefined ? { nodeName: options.nodeName } : {}),
     timing: { ...FAST_TIMING, ...options.timing },
     logger,
   });

@@ -68,3 +68,33 @@ test('--master with a plain http:// URL and no kubeconfig connects (kube-proxy i
   await waitFor('the Service over plain http', () => seen.includes('default/plain'), 5_000);
   t.deepEqual(seen, ['default/plain']);
 });
+
+test('with a node name only that Node is listed and watched (field selector), like kube-proxy', async (t) => {
+  const node = (name: string, address: string) => ({
+    kind: 'Node',
+    metadata: { name },
+    status: { addresses: [{ type: 'InternalIP', address }] },
+  });
+  const rig = await startRig({
+    kinds: ['Node'],
+    nodeName: 'node-2',
+    seed: (s) => {
+      s.create(node('node-1', '192.168.0.1'));
+      s.create(node('node-2', '192.168.0.2'));
+    },
+  });
+  t.teardown(rig.close);
+  await waitFor('nodes synced', () => rig.recorder.synced.get('Node') === 1);
+  t.deepEqual([...rig.recorder.state.keys()], ['Node/node-2']);
+  // Another node's update never reaches this proxy; its own does.
+  rig.server.update(node('node-1', '192.168.0.11'));
+  rig.server.update(node('node-2', '192.168.0.12'));
+  await waitFor('own node updated', () =>
+    JSON.stringify(rig.recorder.state.get('Node/node-2')?.status).includes('192.168.0.12'));
+  // Both updates go down the same watch in order: node-1's would have arrived first.
+  t.false(rig.recorder.events.some((e) => e.type !== 'synced' && e.key === 'node-1'));
+  // Finished requests only (the watch is still open): the list.
+  const nodeRequests = rig.server.requests.filter((r) => r.url.startsWith('/api/v1/nodes'));
+  t.true(nodeRequests.length >= 1);
+  for (const r of nodeRequests) t.is(new URL(r.url, 'http://x').searchParams.get('fieldSelector'), 'metadata.name=node-2');
+});

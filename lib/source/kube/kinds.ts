@@ -1,6 +1,8 @@
 /**
  * What switchyard watches for each resource kind: the collection path and the server-side selectors.
- * Services and EndpointSlices skip objects another proxy owns and headless Services, as kube-proxy does.
+ * Services and EndpointSlices skip objects another proxy owns and headless Services, as kube-proxy does. Nodes are
+ * watched one at a time: only this node's object matters, and a cluster-wide Node watch on every node of a large
+ * cluster would stream every other node's status updates to each of them (kube-proxy selects its own node too).
  */
 import type { ResourceKind } from '../types.ts';
 
@@ -32,4 +34,10 @@ export const KIND_SPECS: Readonly<Record<ResourceKind, KindSpec>> = {
     path: '/apis/networking.k8s.io/v1/ingressclasses',
   },
   Secret: { kind: 'Secret', apiVersion: 'v1', path: '/api/v1/secrets', fieldSelector: 'type=kubernetes.io/tls' },
+};
+
+/** The spec of one kind for the proxy on `nodeName`: its Node watch selects that Node alone. */
+export const kindSpecFor = (kind: ResourceKind, nodeName: string | undefined): KindSpec => {
+  const spec = KIND_SPECS[kind];
+  return kind === 'Node' && nodeName !== undefined ? { ...spec, fieldSelector: `metadata.name=${nodeName}` } : spec;
 };
