@@ -338,6 +338,20 @@ for (const proto of protos) {
       `${n.cpuUs.toFixed(1)} | ${s.cpuUs.toFixed(1)} | ${n.errors}/${s.errors} |`,
   );
 }
+// Paired ratios: a round's nginx and switchyard runs follow each other, so they share most of what the shared
+// machine is doing at the time; the median of the round-by-round ratios is less swayed by that than the ratio
+// of the two medians above.
+console.log('\nRound by round (switchyard / nginx in the same round):\n');
+console.log('| proto | req/s ratios | median (≥ 0.9) | p99 ratios | median (≤ 1.2) |');
+console.log('| --- | --- | --- | --- | --- |');
+for (const proto of protos) {
+  const n = results.get(`nginx ${proto}`)!;
+  const s = results.get(`switchyard ${proto}`)!;
+  const rps = s.map((r, i) => r.rps / n[i]!.rps);
+  const p99 = s.map((r, i) => r.p99ms / n[i]!.p99ms);
+  const list = (xs: number[]): string => xs.map((x) => x.toFixed(2)).join(' ');
+  console.log(`| ${proto} | ${list(rps)} | ${median(rps).toFixed(2)} | ${list(p99)} | ${median(p99).toFixed(2)} |`);
+}
 console.log('\nCPU per request, user + system (medians, µs):\n');
 console.log('| target | user | system | total | req/s | p99 ms |');
 console.log('| --- | --- | --- | --- | --- | --- |');
