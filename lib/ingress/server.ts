@@ -18,6 +18,7 @@ import { Balancer, UpstreamPools, backendsOf } from './upstream.ts';
 import { FastListener } from './fast/listener.ts';
 import { RawUpstreamPool, endpointKey } from './fast/upstream-pool.ts';
 import { CoarseClock } from './fast/context.ts';
+import { ConnectionGate } from './connection-gate.ts';
 import { proxyUpgrade, type WebSocketContext } from './websocket.ts';
 
 export interface ListenAddress {
@@ -47,6 +48,14 @@ export interface IngressServerOptions {
   readonly onRequest?: (record: RequestRecord) => void;
   /** Called when a connection leaves the fast path for node:http, with the parser's reason (metrics hook). */
   readonly onHandoff?: (reason: string) => void;
+  /**
+   * Hold accepted connections, unread, until the first setRouteTable() (see connection-gate.ts): what the daemon
+   * wants, as its first table comes only once everything it is built from has been listed. Default false: served
+   * at once, from the empty table until one is set.
+   */
+  readonly holdUntilFirstTable?: boolean;
+  /** Longest a held connection waits before it is closed. Default 60 s. */
+  readonly maxHoldMs?: number;
 }
 
 export interface BoundAddresses {
@@ -70,6 +79,9 @@ export class IngressServer {
   readonly #clock = new CoarseClock();
   readonly #fast: FastListener[] = [];
   readonly #tunnels = new Set<Duplex>();
+  /** One per listener: connections wait there until the first route table (holdUntilFirstTable). */
+  readonly #gates: ConnectionGate[] = [];
+  #firstTableSet = false;
   /** SecureContexts by Secret key, rebuilt only when the PEM text changes (a renewed Secret). */
   #contexts = new Map<string, CachedContext>();
   #defaultContext: SecureContext | undefined;
@@ -102,6 +114,10 @@ export class IngressServer {
   /** Replace the route table. Takes effect for the next request and the next TLS handshake. */
   setRouteTable(table: RouteTable): void {
     this.#table = table;
+    if (!this.#firstTableSet) {
+      this.#firstTableSet = true;
+      this.#openGates();
+    }
     this.#balancer.retain(table);
     this.#pools.retain(table);
     const liveEndpoints = new Set<string>();
@@ -126,7 +142,12 @@ export class IngressServer {
       if (o.http) {
         const handoff = createHttpServer({ maxHeaderSize, shouldUpgradeCallback });
         const listener = this.#fastListener(handoff, 'http', maxHeaderSize);
-        const server = createNetServer({ noDelay: true, allowHalfOpen: true }, (socket) => listener.accept(socket));
+        // Paused on accept (pauseOnConnect): nothing is read before the fast path owns the socket.
+        const gate = this.#gate('http', (socket) => {
+          listener.accept(socket);
+          socket.resume();
+        });
+        const server = createNetServer({ noDelay: true, allowHalfOpen: true, pauseOnConnect: true }, (socket) => gate.admit(socket));
         this.#http = server;
         await listen(server, o.http, 'HTTP');
       }
@@ -135,7 +156,7 @@ export class IngressServer {
         this.#defaultContext = createSecureContext({ cert: pair.cert, key: pair.key });
         const handoff = createHttpServer({ maxHeaderSize, shouldUpgradeCallback });
         const listener = this.#fastListener(handoff, 'https', maxHeaderSize);
-        const server = createTlsServer(
+        const tls = createTlsServer(
           {
             cert: pair.cert,
             key: pair.key,
@@ -147,15 +168,38 @@ export class IngressServer {
           },
           (socket) => listener.accept(socket),
         );
-        server.on('tlsClientError', (err: Error) => {
+        tls.on('tlsClientError', (err: Error) => {
           this.#logger.debug({ error: describeError(err) }, 'ingress: TLS handshake failed');
         });
+        // The TLS server never listens itself: a plain listener takes the connections, so that a held one has not
+        // started its handshake (which would pick a certificate from a table not built yet).
+        const gate = this.#gate('https', (socket) => tls.emit('connection', socket));
+        const server = createNetServer({ noDelay: true, allowHalfOpen: false, pauseOnConnect: true }, (socket) => gate.admit(socket));
         this.#https = server;
         await listen(server, o.https, 'HTTPS');
       }
     } catch (e) {
       await this.stop(0);
       throw e;
+    }
+  }
+
+  #gate(proto: 'http' | 'https', pass: (socket: Socket) => void): ConnectionGate {
+    const gate = new ConnectionGate({ pass, ...(this.#options.maxHoldMs !== undefined ? { maxWaitMs: this.#options.maxHoldMs } : {}) });
+    this.#gates.push(gate);
+    if (!this.#options.holdUntilFirstTable || this.#firstTableSet) gate.open();
+    else this.#logger.info({ proto }, 'ingress: listening; connections wait for the first route table');
+    return gate;
+  }
+
+  #openGates(): void {
+    for (const gate of this.#gates) {
+      if (gate.isOpen) continue;
+      const { released, longestWaitMs } = gate.open();
+      this.#logger.info(
+        { released, longestWaitMs: Math.round(longestWaitMs), closedUnserved: gate.refused },
+        'ingress: first route table; serving',
+      );
     }
   }
 
@@ -217,6 +261,7 @@ export class IngressServer {
     const closed = Promise.all(
       listeners.map((s) => new Promise<void>((resolve) => (s.listening ? s.close(() => resolve()) : resolve()))),
     );
+    for (const g of this.#gates) g.destroyHeld();
     for (const f of this.#fast) f.drain();
     for (const s of this.#handoffServers) s.closeIdleConnections();
     const deadline = setTimeout(() => {
