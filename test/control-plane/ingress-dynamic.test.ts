@@ -109,3 +109,34 @@ test('API server: path, backend and endpoint changes are followed within 1 s; st
   t.log(Object.entries(timings).map(([k, v]) => `${k}: ${v.toFixed(0)} ms`).join(', '));
   t.false(logger.lines.some((l) => l.level === 'error'), JSON.stringify(logger.lines.filter((l) => l.level === 'error')));
 });
+
+test('API server: a request made while Ingresses are still being listed waits for them, instead of a 404', async (t) => {
+  const server = new TestApiServer({ bookmarkIntervalMs: 500 });
+  const url = await server.start();
+  const a = await startBackend('a');
+  const port = await closedPort();
+  for (const o of [node(), ourClass(), service('web', '10.96.0.10'), slice('web', a.port), ingress('site', '/app', 'web')]) {
+    server.create(o);
+  }
+  // Services and EndpointSlices are listed at once; the Ingress list fails twice (the watcher backs off ≈ 0.5 s
+  // and 1 s), so the daemon's first sync happens without any Ingress.
+  server.failNext(2, { pathIncludes: '/ingresses' });
+  const logger = recordingLogger();
+  const daemon = buildDaemon(await configFor(['--kubeconfig', await writeKubeconfig(url)], port), NODE, logger);
+  t.teardown(async () => {
+    await daemon.stop(0);
+    await Promise.all([server.stop(), a.close()]);
+  });
+  await daemon.start();
+  const started = performance.now();
+  const first = await get(port, '/app/early');
+  const waited = performance.now() - started;
+  t.deepEqual(first, { status: 200, backend: 'a' }, 'answered by its route');
+  t.true(waited >= 300, `held until the Ingresses were listed (${Math.round(waited)} ms)`);
+  t.true(
+    server.requests.filter((r) => r.url.includes('/ingresses') && r.status === 500).length === 2,
+    'the Ingress list failed twice first',
+  );
+  const opened = logger.lines.find((l) => l.msg === 'ingress: first route table; serving');
+  t.is((opened?.fields as { released?: number } | undefined)?.released, 1);
+});
