@@ -294,6 +294,9 @@ export const scenarios: readonly Scenario[] = [
         ctx.t.true(serviceLines.length > 0, 'a log line about the invalid Service');
         ctx.t.log(`logged: ${serviceLines.join('\n')}`);
         ctx.t.true(serviceLines.some((l) => l.includes('bad-service.yaml')), `the invalid Service's log line names its file (bad-service.yaml): ${serviceLines.join(' | ')}`);
+        // The files can be taken in faster than the loop's interval on a quiet machine, or slower on a busy one:
+        // the traffic verdict needs a few requests across that time either way.
+        await until('five requests made', async () => (loop.report().total >= 5 ? true : undefined), { timeoutMs: 5_000 });
       } finally {
         await loop.stop();
       }
