@@ -47,10 +47,6 @@ export class ConnectionGate {
     return this.#open;
   }
 
-  get held(): number {
-    return this.#held.size;
-  }
-
   /** Sockets closed unserved because the gate was full or they waited too long. */
   get refused(): number {
     return this.#refused;
