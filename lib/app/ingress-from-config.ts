@@ -11,18 +11,13 @@ import { IngressStatusPublisher, type IngressStatusWriter } from '../ingress/sta
 import { KubeIngressStatusWriter } from '../ingress/status-writer.ts';
 import { loadKubeConfig } from '../source/kube.ts';
 import type { Snapshot } from '../state/service-state.ts';
-import type { ResourceKind, SourceEvent } from '../source/types.ts';
+import type { SourceEvent } from '../source/types.ts';
 import type { Logger } from '../telemetry/logger-types.ts';
-
-/** The kinds a route table is built from besides Services and EndpointSlices (which the daemon waits for itself). */
-const TABLE_KINDS: readonly ResourceKind[] = ['Ingress', 'IngressClass', 'Secret'];
 
 export class DaemonIngress implements IngressSide {
   readonly #server: IngressServer;
   readonly #controller: IngressController;
   readonly #status: IngressStatusPublisher | undefined;
-  /** Table kinds not listed yet: no table is published before all are (the server holds connections meanwhile). */
-  readonly #unlisted = new Set<ResourceKind>(TABLE_KINDS);
 
   constructor(server: IngressServer, logger: Logger, status?: IngressStatusPublisher) {
     this.#server = server;
@@ -38,15 +33,14 @@ export class DaemonIngress implements IngressSide {
 
   apply(event: SourceEvent): { readonly changed: boolean; readonly rejection?: string } {
     this.#status?.observe(event);
-    // The last table kind listed: the first table can be built now.
-    if (event.type === 'synced') return { changed: this.#unlisted.delete(event.kind) && this.#unlisted.size === 0 };
     const result = this.#controller.apply(event);
     return result.rejection ? { changed: result.changed, rejection: result.rejection.reason } : { changed: result.changed };
   }
 
   update(snapshot: Snapshot): void {
-    // A table from a partial listing would route no host, or serve the default certificate for every name.
-    if (this.#unlisted.size > 0) return;
+    // A table from a partial listing would route no host, or serve the default certificate for every name; the
+    // server holds connections until the first table (holdUntilFirstTable below).
+    if (!this.#controller.synced) return;
     this.#controller.updateServices(snapshot);
   }
 

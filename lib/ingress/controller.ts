@@ -38,6 +38,11 @@ export class IngressController {
     return this.#store.apply(event);
   }
 
+  /** Ingresses, IngressClasses and Secrets have all been listed once (see IngressStore.synced). */
+  get synced(): boolean {
+    return this.#store.synced;
+  }
+
   /** A new service snapshot (any object with `services` and `endpoints`, e.g. the tracker's Snapshot): rebuild. */
   updateServices(view: ServiceView): void {
     this.#view = view;

@@ -4,7 +4,7 @@
  * only when needed. An invalid object is rejected (and any previous valid version dropped: serving a stale
  * version of an object the user has since broken would be surprising) — never a throw.
  */
-import type { SourceEvent } from '../source/types.ts';
+import type { ResourceKind, SourceEvent } from '../source/types.ts';
 import {
   describeIssues,
   ingressClassSchema,
@@ -46,15 +46,26 @@ const keepTlsOnly = (secret: SecretObject): SecretObject | undefined => {
   return { metadata: secret.metadata, type: secret.type, data, stringData };
 };
 
+/** The kinds this store holds, all of which a route table is built from. */
+const STORE_KINDS: readonly ResourceKind[] = ['Ingress', 'IngressClass', 'Secret'];
+
 export class IngressStore {
+  /** Kinds not listed yet (their `synced` event not seen): a table built before would be partial. */
+  readonly #unlisted = new Set<ResourceKind>(STORE_KINDS);
   readonly #ingresses = new Map<string, IngressObject>();
   readonly #classes = new Map<string, IngressClassObject>();
   readonly #secrets = new Map<string, SecretObject>();
   /** JSON of each stored object, to drop no-op updates (relists, status-only changes). */
   readonly #fingerprints = new Map<string, string>();
 
+  /** Every kind held here has been listed once. */
+  get synced(): boolean {
+    return this.#unlisted.size === 0;
+  }
+
+  /** A `synced` event is a change when it is the last kind to be listed: a first table can be built now. */
   apply(event: SourceEvent): StoreResult {
-    if (event.type === 'synced') return UNCHANGED;
+    if (event.type === 'synced') return this.#unlisted.delete(event.kind) && this.#unlisted.size === 0 ? CHANGED : UNCHANGED;
     switch (event.kind) {
       case 'Ingress':
         return this.#apply(event, this.#ingresses, (o) => {

@@ -52,10 +52,26 @@ test('an object that turns invalid is dropped (changed), not kept stale', (t) =>
   t.is(store.ingresses().length, 0);
 });
 
-test('other kinds and synced events are ignored', (t) => {
+test('other kinds are ignored', (t) => {
   const store = new IngressStore();
   t.deepEqual(store.apply(upsert('Service', 'default/s', { metadata: { name: 's' } })), { changed: false });
-  t.deepEqual(store.apply({ type: 'synced', kind: 'Ingress' }), { changed: false });
+});
+
+test('synced once Ingresses, IngressClasses and Secrets are all listed; the last of them is the change', (t) => {
+  const store = new IngressStore();
+  const steps = (['Ingress', 'Service', 'IngressClass', 'Ingress', 'Secret', 'Secret'] as const).map((kind) => [
+    kind,
+    store.apply({ type: 'synced', kind }).changed,
+    store.synced,
+  ]);
+  t.deepEqual(steps, [
+    ['Ingress', false, false],
+    ['Service', false, false],
+    ['IngressClass', false, false],
+    ['Ingress', false, false],
+    ['Secret', true, true],
+    ['Secret', false, true],
+  ]);
 });
 
 test('Secrets: only TLS keys are kept; a Secret without them is not stored', (t) => {
