@@ -6,7 +6,7 @@
  *
  * Constructing does no I/O; start() does. Every side effect arrives through DaemonParts, so tests hand in fakes.
  */
-import { describeError } from './errors.ts';
+import { describeError, SwitchyardError } from './errors.ts';
 import type { Dataplane, SyncResult } from './dataplane/types.ts';
 import type { NodeInfo } from './model/types.ts';
 import type { PlanOptions } from './plan/plan.ts';
@@ -22,8 +22,22 @@ export interface IngressSide {
   /** Returns a rejection reason for an invalid object; `changed` when the route table must be rebuilt. */
   apply(event: SourceEvent): { readonly changed: boolean; readonly rejection?: string };
   update(snapshot: Snapshot): void;
+  /** Its first route table is published (connections are answered, not held). */
+  readonly serving: boolean;
   start(): Promise<void>;
   stop(drainMs: number): Promise<void>;
+}
+
+/**
+ * Whether this process may write the node's rules (handover/lease.ts): during a surge rollout two daemons run on
+ * one node and only the lease holder writes.
+ */
+export interface WriterLeaseSide {
+  readonly held: boolean;
+  attach(handlers: { readonly beforeRelease: () => Promise<void>; readonly regained: () => void }): void;
+  /** Take it, asking a holder to hand over; true when held. */
+  take(): Promise<boolean>;
+  stop(): Promise<void>;
 }
 
 /** Schedules syncs: coalesces requests, bounds their frequency, retries failures. */
@@ -60,6 +74,8 @@ export interface DaemonParts {
   readonly planOptions: PlanOptions;
   readonly dataplane: Dataplane | undefined;
   readonly ingress: IngressSide | undefined;
+  /** Without one, this daemon writes whenever it syncs (tests, proxy mode none). */
+  readonly lease?: WriterLeaseSide;
   /** Builds the scheduler around the daemon's sync function. */
   readonly scheduler: (sync: (forceFull: boolean) => Promise<void>) => SyncScheduler;
   readonly hooks?: DaemonHooks;
@@ -73,11 +89,31 @@ export class Daemon {
   #started = false;
   #lastDesired: DesiredState | undefined;
   #firstSyncDone = false;
+  /** Handed the rules over to a newer daemon: plan and serve ingress, write nothing. */
+  #standby = false;
+  /** The kernel holds another daemon's rules: the next write must be a full one. */
+  #needFull = false;
+  #inFlight: Promise<void> = Promise.resolve();
 
   constructor(parts: DaemonParts) {
     this.#parts = parts;
     this.#services = new ServiceState({ nodeName: parts.planOptions.nodeName });
-    this.#scheduler = parts.scheduler((forceFull) => this.#sync(forceFull));
+    this.#scheduler = parts.scheduler((forceFull) => {
+      const sync = this.#sync(forceFull);
+      this.#inFlight = sync.catch(() => undefined);
+      return sync;
+    });
+    parts.lease?.attach({
+      beforeRelease: async () => {
+        this.#standby = true;
+        await this.#inFlight;
+      },
+      regained: () => {
+        this.#standby = false;
+        this.#needFull = true;
+        this.#scheduler.request();
+      },
+    });
   }
 
   /** The state last handed to the dataplane. */
@@ -87,6 +123,11 @@ export class Daemon {
 
   get synced(): boolean {
     return this.#services.synced;
+  }
+
+  /** This process has programmed the node: rules written (it holds the writer lease), ingress answering. */
+  get ready(): boolean {
+    return this.#firstSyncDone && !this.#standby && (this.#parts.ingress?.serving ?? true);
   }
 
   async start(): Promise<void> {
@@ -102,6 +143,7 @@ export class Daemon {
     if (!this.#started) return;
     this.#started = false;
     await Promise.allSettled([this.#parts.source.stop(), this.#scheduler.stop(), this.#parts.ingress?.stop(drainMs)]);
+    await this.#parts.lease?.stop();
   }
 
   #onEvent(event: SourceEvent): void {
@@ -123,7 +165,8 @@ export class Daemon {
     this.#parts.hooks?.onInvalidObject?.(kind, key, reason);
   }
 
-  async #sync(forceFull: boolean): Promise<void> {
+  async #sync(requestedFull: boolean): Promise<void> {
+    const forceFull = requestedFull || this.#needFull;
     // No rules before Services and EndpointSlices have both been listed once: a partial view would reject traffic
     // for Services whose endpoints simply have not arrived yet.
     if (!this.#services.synced) return;
@@ -148,9 +191,12 @@ export class Daemon {
       this.#ingressDirty = false;
       ingress.update(snapshot);
     }
+    // Standing by: the newer daemon writes, and reports health; this one keeps its ingress table current only.
+    if (dataplane && this.#standby) return syncTrace.skipped('handed over');
     let result: SyncResult | undefined;
     let error: unknown;
     try {
+      if (dataplane) await this.#takeLease();
       result = dataplane
         ? await syncTrace.dataplane(() =>
             dataplane.sync(desired, {
@@ -161,6 +207,7 @@ export class Daemon {
           )
         : undefined;
       this.#firstSyncDone = true;
+      this.#needFull = false;
       logger.debug(
         { full: result?.full, services: desired.services.length, changed: changed.size, ms: result?.durationMs, bytes: result?.bytes },
         'synced',
@@ -180,5 +227,14 @@ export class Daemon {
     syncTrace.end(outcome);
     this.#parts.hooks?.onSync?.(outcome);
     if (error) throw error;
+  }
+
+  /** Right before the first write (not at start): the node is left without a writer only for the handover itself. */
+  async #takeLease(): Promise<void> {
+    const lease = this.#parts.lease;
+    if (!lease || lease.held) return;
+    if (!(await lease.take())) {
+      throw new SwitchyardError('ERR_LEASE', 'another switchyard on this node writes its rules and did not hand them over');
+    }
   }
 }

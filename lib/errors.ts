@@ -11,6 +11,7 @@ export type ErrorCode =
   | 'ERR_DATAPLANE_APPLY'
   | 'ERR_DATAPLANE_UNSUPPORTED'
   | 'ERR_EXEC'
+  | 'ERR_LEASE'
   | 'ERR_INGRESS';
 
 export class SwitchyardError extends Error {

@@ -44,6 +44,10 @@ export class DaemonIngress implements IngressSide {
     this.#controller.updateServices(snapshot);
   }
 
+  get serving(): boolean {
+    return this.#server.serving;
+  }
+
   /** Where the listeners are bound (port 0 resolved), once started. */
   addresses(): ReturnType<IngressServer['addresses']> {
     return this.#server.addresses();

@@ -14,6 +14,8 @@ import { describeError } from '../errors.ts';
 import { ProcessRunner } from '../exec/command.ts';
 import { HealthServer } from '../health/health-server.ts';
 import { ProxyHealth } from '../health/proxy-health.ts';
+import { ReadyFile, type FileWriter } from '../health/ready-file.ts';
+import { enableListenerMigration } from '../handover/migrate-sysctl.ts';
 import { ServiceHealthServers, type ListenFn } from '../health/service-health.ts';
 import type { RequestRecord } from '../ingress/proxy.ts';
 import type { ManifestProblem } from '../source/manifests.ts';
@@ -33,6 +35,7 @@ export interface NodeServicesDrivers {
   readonly listen?: ListenFn;
   readonly cores?: number;
   readonly env?: NodeJS.ProcessEnv;
+  readonly files?: FileWriter;
 }
 
 interface Startable {
@@ -52,6 +55,8 @@ export class NodeServices {
   readonly #conntrack: ConntrackCleaner | undefined;
   readonly #retries = new Set<NodeJS.Timeout>();
   #afterSync: Promise<void> = Promise.resolve();
+  readonly #readyFile: ReadyFile | undefined;
+  #isReady: () => boolean = () => false;
   #tracing: Tracing | undefined;
   #stopped = false;
 
@@ -78,6 +83,7 @@ export class NodeServices {
     if (config.metricsBindAddress) {
       this.#servers.push({ what: 'metrics', server: new MetricsServer({ address: config.metricsBindAddress, metrics: this.metrics, logger }) });
     }
+    if (config.readyFile !== undefined) this.#readyFile = new ReadyFile(config.readyFile, logger, drivers.files);
     // Without a kernel dataplane there are no NodePorts and no NAT flows: nothing to health-check or clean.
     if (config.proxyMode !== 'none') {
       this.#serviceHealth = new ServiceHealthServers({
@@ -112,6 +118,11 @@ export class NodeServices {
     };
   }
 
+  /** What makes this process ready (the daemon's own view); the ready file is written the first time it holds. */
+  watchReadiness(isReady: () => boolean): void {
+    this.#isReady = isReady;
+  }
+
   /** For the ingress server's per-request callback. */
   readonly onIngressRequest = (record: RequestRecord): void => {
     this.metrics.countIngressRequest(record.status);
@@ -136,11 +147,15 @@ export class NodeServices {
       logger: this.#logger,
       nodeName: resolveNodeName(this.#config, hostname()),
     });
+    await this.#readyFile?.clear();
+    const params = this.#drivers.kernelParams ?? procKernelParams;
+    // Listeners are shared with the next pod during a rollout (SO_REUSEPORT): see lib/handover/README.md.
+    if (this.#config.ingressHttpAddress || this.#config.ingressHttpsAddress) await enableListenerMigration(params, this.#logger);
     if (this.#config.proxyMode !== 'none') {
       await applyConntrackSysctls(
         this.#config.conntrack,
         this.#drivers.cores ?? availableParallelism(),
-        this.#drivers.kernelParams ?? procKernelParams,
+        params,
         this.#logger,
       );
     }
@@ -157,7 +172,7 @@ export class NodeServices {
     for (const timer of this.#retries) clearTimeout(timer);
     this.#retries.clear();
     await this.#afterSync;
-    await Promise.allSettled([...this.#servers.map(({ server }) => server.stop()), this.#serviceHealth?.stop()]);
+    await Promise.allSettled([...this.#servers.map(({ server }) => server.stop()), this.#serviceHealth?.stop(), this.#readyFile?.clear()]);
     // The daemon has stopped syncing by now: the last sync spans are queued and get flushed here.
     await Promise.all([this.metrics.shutdown().catch(() => undefined), this.#tracing?.shutdown()]);
   }
@@ -181,6 +196,7 @@ export class NodeServices {
   #onSync(outcome: SyncOutcome): void {
     this.#telemetry.onSync(outcome);
     if (outcome.error !== undefined || this.#stopped) return;
+    if (this.#readyFile && !this.#readyFile.marked && this.#isReady()) void this.#readyFile.mark();
     const { desired } = outcome;
     // Serialised so cleanups see states in the order they were applied.
     this.#afterSync = this.#afterSync.then(async () => {

@@ -5,6 +5,8 @@
 import type { Config } from '../config/types.ts';
 import { Daemon, type SyncScheduler } from '../daemon.ts';
 import { describeError } from '../errors.ts';
+import { AbstractSocketTransport } from '../handover/abstract-socket.ts';
+import { WriterLease } from '../handover/lease.ts';
 import { SyncRunner } from '../sync/runner.ts';
 import type { Logger } from '../telemetry/logger-types.ts';
 import { allDataplanes, dataplaneFromConfig } from './dataplane-from-config.ts';
@@ -12,6 +14,12 @@ import { ingressFromConfig } from './ingress-from-config.ts';
 import { NodeServices } from './node-services.ts';
 import { planOptionsFromConfig } from './plan-options.ts';
 import { sourceFromConfig } from './source-from-config.ts';
+
+/**
+ * The abstract Unix socket name of the writer lease: one per network namespace, i.e. per node for hostNetwork
+ * pods (lib/handover/README.md).
+ */
+export const WRITER_LEASE_NAME = 'switchyard/dataplane-writer';
 
 /** Time SIGTERM leaves for in-flight ingress requests, inside the 5 s the contract allows for exiting. */
 const DRAIN_MS = 3_000;
@@ -32,6 +40,7 @@ export const buildDaemon = (config: Config, nodeName: string, logger: Logger, no
     planOptions: planOptionsFromConfig(config, nodeName),
     dataplane: dataplaneFromConfig(config, logger),
     ingress: ingressFromConfig(config, logger, node?.onIngressRequest, node?.onIngressHandoff),
+    ...(config.proxyMode !== 'none' ? { lease: new WriterLease({ transport: new AbstractSocketTransport(WRITER_LEASE_NAME), logger }) } : {}),
     scheduler,
     ...(node ? { hooks: node.hooks } : {}),
   });
@@ -51,6 +60,7 @@ const untilSignal = (): Promise<NodeJS.Signals> =>
 export const runDaemonUntilSignalled = async (config: Config, nodeName: string, logger: Logger): Promise<number> => {
   const node = new NodeServices(config, logger);
   const daemon = buildDaemon(config, nodeName, logger, node);
+  node.watchReadiness(() => daemon.ready);
   logger.info(
     { node: nodeName, mode: config.proxyMode, source: config.manifestsDir ?? config.master ?? config.kubeconfig ?? 'in-cluster' },
     'starting switchyard',

@@ -242,6 +242,7 @@ const buildConfig = (cli: SettingsPatch, file: SettingsPatch, fromFile: Readonly
     ingressHttpAddress: 'ingressHttpAddress' in s ? s.ingressHttpAddress : DEFAULTS.ingressHttpAddress,
     ingressHttpsAddress: 'ingressHttpsAddress' in s ? s.ingressHttpsAddress : DEFAULTS.ingressHttpsAddress,
     ingressStatusAddress: statusAddress,
+    readyFile: s.readyFile?.trim() || undefined,
     ingressUpstream: {
       connectTimeoutMs,
       timeoutMs: s.ingressUpstreamTimeoutMs ?? DEFAULTS.ingressUpstream.timeoutMs,

@@ -33,6 +33,7 @@ export interface Settings {
   readonly ingressHttpAddress: HostPort | undefined;
   readonly ingressHttpsAddress: HostPort | undefined;
   readonly ingressStatusAddress: string;
+  readonly readyFile: string;
   readonly ingressUpstreamConnectTimeoutMs: number;
   readonly ingressUpstreamTimeoutMs: number;
   readonly syncPeriodMs: number;
@@ -120,6 +121,7 @@ export const FLAG_SPECS: readonly AnyFlagSpec[] = [
   flag({ flags: '--ingress-http-address <host:port>', key: 'ingressHttpAddress', description: 'Ingress HTTP listener ("" disables)', defaultText: hp(DEFAULTS.ingressHttpAddress), parse: bind(DEFAULTS.ingressHttpAddress.port) }),
   flag({ flags: '--ingress-https-address <host:port>', key: 'ingressHttpsAddress', description: 'Ingress HTTPS listener ("" disables)', defaultText: hp(DEFAULTS.ingressHttpsAddress), parse: bind(DEFAULTS.ingressHttpsAddress.port) }),
   flag({ flags: '--ingress-status-address <address>', key: 'ingressStatusAddress', description: 'IP or hostname published in Ingress status.loadBalancer', defaultText: 'none (status not written)', parse: str }),
+  flag({ flags: '--ready-file <path>', key: 'readyFile', description: 'created once this process has programmed the node (rules written; ingress serving), removed at start and exit: for an exec startup probe in a surge rollout', defaultText: 'none', parse: str }),
   flag({ flags: '--ingress-upstream-connect-timeout <duration>', key: 'ingressUpstreamConnectTimeoutMs', description: 'Ingress: time allowed to connect to a backend', defaultText: d(DEFAULTS.ingressUpstream.connectTimeoutMs), parse: duration }),
   flag({ flags: '--ingress-upstream-timeout <duration>', key: 'ingressUpstreamTimeoutMs', description: 'Ingress: time allowed for a backend to answer (0 = none)', defaultText: d(DEFAULTS.ingressUpstream.timeoutMs), parse: duration }),
   flag({ flags: '--sync-period <duration>', key: 'syncPeriodMs', description: 'full dataplane resync period (Go duration)', defaultText: d(DEFAULTS.syncPeriodMs), parse: duration }),

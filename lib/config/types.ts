@@ -66,6 +66,11 @@ export interface Config {
   /** IP or hostname to publish in Ingress status.loadBalancer; undefined = publish nothing. */
   readonly ingressStatusAddress: string | undefined;
   readonly ingressUpstream: IngressUpstreamConfig;
+  /**
+   * A file this process creates once it has programmed the node, for an exec startup probe: during a surge
+   * rollout both pods answer on the shared /healthz port, this file is the pod's own.
+   */
+  readonly readyFile: string | undefined;
   /** Full-resync period of the dataplane for the chosen mode. */
   readonly syncPeriodMs: number;
   /** Minimum time between two syncs (bursts of changes are coalesced). */

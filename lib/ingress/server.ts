@@ -129,6 +129,11 @@ export class IngressServer {
     this.#contexts = next;
   }
 
+  /** A route table has been set: connections are answered (not held). */
+  get serving(): boolean {
+    return this.#firstTableSet;
+  }
+
   get routeTable(): RouteTable {
     return this.#table;
   }
@@ -367,7 +372,8 @@ const listen = (server: NetServer, address: ListenAddress, what: string): Promis
         }),
       );
     server.once('error', onError);
-    server.listen({ host: address.host, port: address.port, exclusive: true, backlog: LISTEN_BACKLOG }, () => {
+    // reusePort: during a rollout the next pod listens beside this one (lib/handover/README.md).
+    server.listen({ host: address.host, port: address.port, exclusive: true, reusePort: true, backlog: LISTEN_BACKLOG }, () => {
       server.off('error', onError);
       resolve();
     });

@@ -28,7 +28,8 @@ export const listenHttp = (host: string | undefined, port: number, handler: Requ
       reject(new SwitchyardError('ERR_EXEC', `cannot listen on ${display(host, port)}: ${e.code ?? e.message}`, { cause: e }));
     };
     server.once('error', onError);
-    server.listen({ host, port, exclusive: true }, () => {
+    // reusePort: during a rollout the next pod listens beside this one (lib/handover/README.md).
+    server.listen({ host, port, exclusive: true, reusePort: true }, () => {
       server.off('error', onError);
       const bound = (server.address() as AddressInfo).port;
       resolve({

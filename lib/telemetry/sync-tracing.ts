@@ -74,6 +74,14 @@ export class SyncTrace {
     }
   }
 
+  /** Ends the span of a sync that planned but wrote nothing (`reason`: why, e.g. standing by after a handover). */
+  skipped(reason: string): void {
+    if (this.#ended) return;
+    this.#root.setAttribute('switchyard.sync.skipped', reason);
+    this.#ended = true;
+    this.#root.end();
+  }
+
   /** Records the outcome on the sync span and ends it. */
   end(outcome: SyncOutcome): void {
     if (this.#ended) return;

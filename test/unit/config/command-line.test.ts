@@ -31,6 +31,7 @@ test('defaults are kube-proxy defaults', async (t) => {
     ingressHttpsAddress: { host: '0.0.0.0', port: 443 },
     ingressStatusAddress: undefined,
     ingressUpstream: { connectTimeoutMs: 5000, timeoutMs: 60_000 },
+    readyFile: undefined,
     syncPeriodMs: 30_000,
     minSyncPeriodMs: 1000,
     conntrack: {
@@ -78,6 +79,8 @@ const flagCases: [readonly string[], string, unknown][] = [
   [['--ingress-https-address', ''], 'ingressHttpsAddress', undefined],
   [['--ingress-status-address', '192.168.60.100'], 'ingressStatusAddress', '192.168.60.100'],
   [['--ingress-status-address', 'lb.example.test'], 'ingressStatusAddress', 'lb.example.test'],
+  [['--ready-file', '/tmp/switchyard-ready'], 'readyFile', '/tmp/switchyard-ready'],
+  [['--ready-file', ''], 'readyFile', undefined],
   [['--ingress-upstream-connect-timeout', '2s'], 'ingressUpstream.connectTimeoutMs', 2000],
   [['--ingress-upstream-timeout', '1m30s'], 'ingressUpstream.timeoutMs', 90_000],
   [['--sync-period', '1m'], 'syncPeriodMs', 60_000],

@@ -2,7 +2,6 @@ import test from 'ava';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { healthCheckHosts, healthCheckResponse, healthCheckTargets, ServiceHealthServers } from '../../../lib/health/service-health.ts';
-import { listenHttp } from '../../../lib/telemetry/http-listener.ts';
 import { recordingLogger } from '../../../lib/telemetry/logger-types.ts';
 import { desired, ep, plan } from '../dataplane/fixtures.ts';
 
@@ -86,7 +85,12 @@ test('ServiceHealthServers: opens, updates counts in place, and closes as servic
 
 test('ServiceHealthServers: a port in use is logged and counted once, not thrown, and retried next sync', async (t) => {
   const port = await freePort();
-  const squatter = await listenHttp('127.0.0.1', port, (_req, res) => res.end('squatter'));
+  // Another program's listener (no SO_REUSEPORT, unlike switchyard's own, which a next pod may share).
+  const squatter = await new Promise<{ close: () => Promise<void> }>((resolve) => {
+    const server = createServer((socket) => socket.end('squatter'));
+    server.listen({ host: '127.0.0.1', port }, () =>
+      resolve({ close: () => new Promise<void>((done, fail) => server.close((e) => (e ? fail(e) : done()))) }));
+  });
   const logger = recordingLogger();
   const failures: number[] = [];
   const servers = new ServiceHealthServers({ logger, proxyHealthy: () => true, onListenerFailure: (p) => failures.push(p) });

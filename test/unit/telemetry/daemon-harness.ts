@@ -38,11 +38,12 @@ export const upsert = (kind: SourceEvent['kind'], object: KubeObject): SourceEve
 });
 
 /** A Daemon wired to NodeServices, with a scheduler that syncs only when the test says so (`syncNow`). */
-export const daemonWithNodeServices = async (env: NodeJS.ProcessEnv = {}) => {
+export const daemonWithNodeServices = async (env: NodeJS.ProcessEnv = {}, flags: readonly string[] = []) => {
   const { config } = await parseCommandLine([
     '--manifests', '/nonexistent', '--hostname-override', 'node-a',
     '--healthz-bind-address', '127.0.0.1:0', '--metrics-bind-address', '127.0.0.1:0',
     '--ingress-http-address', '', '--ingress-https-address', '',
+    ...flags,
   ]);
   const conntrack = new FakeConntrack();
   const logger = recordingLogger();
@@ -60,6 +61,7 @@ export const daemonWithNodeServices = async (env: NodeJS.ProcessEnv = {}) => {
     scheduler: (sync): SyncScheduler => ((syncFn = sync), { request: () => undefined, start: () => undefined, stop: () => chain }),
     hooks: node.hooks,
   });
+  node.watchReadiness(() => daemon.ready);
   await node.start();
   await daemon.start();
   const syncNow = async (): Promise<void> => {

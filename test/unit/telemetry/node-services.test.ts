@@ -4,6 +4,10 @@
  * after syncs.
  */
 import test from 'ava';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { KubeObject } from '../../../lib/source/types.ts';
 import { daemonWithNodeServices, upsert } from './daemon-harness.ts';
 import { LAST_CHANGE_TRIGGER_TIME } from '../../../lib/telemetry/sync-telemetry.ts';
@@ -82,3 +86,34 @@ test('an invalid object is counted by kind', async (t) => {
     await h.node.stop();
   }
 });
+
+test('--ready-file: a stale file is removed at start, written after the first successful sync, removed at stop', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'switchyard-ready-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const path = join(dir, 'ready');
+  await writeFile(path, 'left by a previous container of this pod\n');
+  const h = await daemonWithNodeServices({}, ['--ready-file', path]);
+  try {
+    t.false(existsSync(path), 'removed at start');
+    h.emit(upsert('Service', dnsService));
+    h.emit({ type: 'synced', kind: 'Service' });
+    h.emit({ type: 'synced', kind: 'EndpointSlice' });
+    h.dataplane.failNext = true;
+    await h.syncNow();
+    t.false(existsSync(path), 'not after a failed sync');
+    await h.syncNow();
+    await until(() => existsSync(path));
+    t.regex(await readFile(path, 'utf8'), new RegExp(`pid ${process.pid}`));
+  } finally {
+    await h.stop();
+  }
+  t.false(existsSync(path), 'removed at stop');
+});
+
+const until = async (check: () => boolean): Promise<void> => {
+  const deadline = Date.now() + 2_000;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error('not within 2 s');
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+};
