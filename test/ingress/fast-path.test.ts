@@ -747,7 +747,7 @@ test('response timeout on the fast path → 504, and the connection remains usab
 
 // 12. Drain
 
-test('stop(drain): the in-flight request completes with connection: close; an idle connection closes at once', async (t) => {
+test('stop(drain): the in-flight request completes with connection: close; an idle connection gets 500 ms for a request already on its way, then closes', async (t) => {
   const b = await backend(t, async (req, conn) => {
     if (req.target === '/slow') await delay(400);
     return echoHandler(req, conn);
@@ -756,11 +756,26 @@ test('stop(drain): the in-flight request completes with connection: close; an id
   const idle = await client(t, port);
   idle.write(get('/idle'));
   t.is((await readResponse(idle)).status, 200);
+  const late = await client(t, port);
+  late.write(get('/first'));
+  t.is((await readResponse(late)).status, 200);
   const busy = await client(t, port);
   busy.write(get('/slow'));
   await delay(100);
+  const stopping = Date.now();
   const stopped = proxy.stop(5000);
-  t.true(await idle.endsWithin(300), 'the idle connection closes right away');
+  // A keep-alive client that had its answer a moment ago sends its next request just as the server starts
+  // draining: it is answered (and told to close), not reset.
+  await delay(50);
+  late.write(get('/second'));
+  const second = await readResponse(late);
+  t.is(second.status, 200);
+  t.is(echoed(second).target, '/second');
+  t.is(second.headers['connection'], 'close');
+  t.true(await late.endsWithin(500));
+  t.true(await idle.endsWithin(2000), 'the idle connection closes once idle for 500 ms');
+  const idleClosedAfter = Date.now() - stopping;
+  t.true(idleClosedAfter >= 350, `idle connection closed ${idleClosedAfter} ms into the drain`);
   const r = await readResponse(busy);
   t.is(r.status, 200);
   t.is(echoed(r).target, '/slow');

@@ -46,6 +46,7 @@ export class ClientConnection implements ExchangeClient {
   #pausedForUpstream = false;
   #pausedForBuffer = false;
   #closed = false;
+  #draining = false;
   /** performance.now() of the last byte read; of the first byte of a partial head. */
   #lastActivity: number;
   /** When we ended our side; a peer that never closes its side is destroyed after the keep-alive timeout. */
@@ -349,15 +350,24 @@ export class ClientConnection implements ExchangeClient {
       }
       return;
     }
-    if (now - this.#lastActivity > ctx.keepAliveTimeoutMs) this.#finishConnection();
+    if (now - this.#lastActivity > (this.#draining ? DRAIN_IDLE_MS : ctx.keepAliveTimeoutMs)) this.#finishConnection();
   }
 
-  /** Server stopping: close now when idle, otherwise after the response in flight. */
+  /**
+   * Server stopping: the response in flight, or the next one, says `Connection: close`. An idle connection is closed
+   * once it has been idle for DRAIN_IDLE_MS, not at once: a client that has just had an answer is likely sending its
+   * next request on it right now, which a close would reset; one that waited that long is no likelier to than at
+   * any keep-alive timeout.
+   */
   drain(): void {
     this.closeAfterResponse = true;
-    if (this.idle) this.#finishConnection();
+    this.#draining = true;
+    if (this.idle && this.#ctx.clock.now - this.#lastActivity >= DRAIN_IDLE_MS) this.#finishConnection();
   }
 }
+
+/** How long a draining server keeps an idle keep-alive connection open for a request already on its way. */
+const DRAIN_IDLE_MS = 500;
 
 const noop = (): void => undefined;
 
