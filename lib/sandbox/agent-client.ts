@@ -24,12 +24,12 @@ export class AgentClient {
     this.socketPath = socketPath;
   }
 
-  http(url: string, options: { timeoutMs?: number; headers?: Record<string, string>; method?: string; localAddress?: string } = {}): Promise<AgentResponse<HttpResult>> {
+  http(url: string, options: { timeoutMs?: number; headers?: Record<string, string>; method?: string; localAddress?: string; keepAlive?: boolean } = {}): Promise<AgentResponse<HttpResult>> {
     return this.request({ op: 'http', url, ...options });
   }
 
   /** http() whose body is parsed as the echo server's JSON; failures and non-JSON bodies pass through as failures. */
-  async echo(url: string, options: { timeoutMs?: number; headers?: Record<string, string> } = {}): Promise<AgentResponse<EchoHttpBody & { status: number }>> {
+  async echo(url: string, options: { timeoutMs?: number; headers?: Record<string, string>; keepAlive?: boolean } = {}): Promise<AgentResponse<EchoHttpBody & { status: number }>> {
     const r = await this.http(url, options);
     if ('error' in r) return r;
     try {

@@ -5,7 +5,7 @@
 import { joinHostPort } from '../model/ip.ts';
 
 export type AgentRequest =
-  | { readonly op: 'http'; readonly url: string; readonly timeoutMs?: number; readonly headers?: Readonly<Record<string, string>>; readonly method?: string; readonly localAddress?: string }
+  | { readonly op: 'http'; readonly url: string; readonly timeoutMs?: number; readonly headers?: Readonly<Record<string, string>>; readonly method?: string; readonly localAddress?: string; readonly keepAlive?: boolean }
   | { readonly op: 'tcp-connect'; readonly host: string; readonly port: number; readonly timeoutMs?: number }
   | { readonly op: 'udp'; readonly host: string; readonly port: number; readonly payload?: string; readonly timeoutMs?: number }
   | { readonly op: 'udp-stream'; readonly host: string; readonly port: number; readonly intervalMs: number; readonly durationMs: number; readonly timeoutMs?: number };

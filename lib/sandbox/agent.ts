@@ -3,7 +3,7 @@
  * spawning a process per request. Listens on a unix socket (reachable from any netns) given by --socket and
  * serves the requests of agent-protocol.ts. Prints `{"ready":true}` on stdout once listening.
  */
-import { request as httpRequest } from 'node:http';
+import { Agent as HttpAgent, request as httpRequest } from 'node:http';
 import { connect, createServer, isIPv6, type Socket } from 'node:net';
 import { createSocket } from 'node:dgram';
 import { rmSync } from 'node:fs';
@@ -23,13 +23,17 @@ const failure = (e: unknown, started: number): AgentFailure => {
 };
 const timeoutError = (): Error => Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' });
 
+/** One keep-alive connection per origin, reused by every keepAlive request (as a browser or an SDK would). */
+const keepAliveAgent = new HttpAgent({ keepAlive: true, maxSockets: 1 });
+
 const doHttp = (req: Extract<AgentRequest, { op: 'http' }>): Promise<HttpResult | AgentFailure> => {
   const started = Date.now();
   return new Promise((resolve) => {
     let settled = false;
     const settle = (r: HttpResult | AgentFailure) => { if (!settled) { settled = true; clearTimeout(timer); resolve(r); } };
-    // agent:false -> a fresh connection per request, so every request is load-balanced on its own.
-    const clientReq = httpRequest(req.url, { method: req.method ?? 'GET', headers: req.headers, agent: false, localAddress: req.localAddress }, (res) => {
+    // agent:false -> a fresh connection per request, so every request is load-balanced on its own (unless keepAlive).
+    const agent = req.keepAlive ? keepAliveAgent : false;
+    const clientReq = httpRequest(req.url, { method: req.method ?? 'GET', headers: req.headers, agent, localAddress: req.localAddress }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => {

@@ -2,7 +2,7 @@
  * End-to-end scenarios with real packets against the real daemon, independent of the proxy mode: each one drives
  * traffic through the sandbox's agents and, where it needs a change, rewrites its own file in the manifests
  * directory (see support/fixture.ts for the cluster and the Services). Run serially, in this order, by
- * support/suite.ts; the last three stop and restart the daemon and finally clean it up.
+ * support/suite.ts; the last four run a surge rollout beside the daemon, stop and restart it, and finally clean it up.
  */
 import { TOOLS } from '../../lib/sandbox/exec.ts';
 import { isFailure, type AgentFailure, type EchoUdpBody } from '../../lib/sandbox/agent-protocol.ts';
@@ -11,6 +11,7 @@ import {
   EXTERNAL_IP, LB_IP, NODE_A_IP, NODE_A_POD_GATEWAY, NODE_B_IP, OUTSIDE_IP, OUTSIDE_SECOND_IP, POD, SVC, ep, serviceFile, url,
 } from './support/fixture.ts';
 import { DAEMON_SCRIPT } from './support/daemon.ts';
+import { handoverScenario } from './handover-scenario.ts';
 import { RequestLoop, describeOutcome, echoOnce, sampleParallel, sampleSequential, until, type Outcome, type Sample } from './support/traffic.ts';
 import type { E2eContext, Scenario } from './support/world.ts';
 
@@ -306,6 +307,7 @@ export const scenarios: readonly Scenario[] = [
       ctx.t.true(daemon.running, 'the daemon still runs');
     },
   },
+  handoverScenario,
   {
     id: 16,
     title: 'restart without a gap: SIGTERM exits within 5 s leaving rules, traffic flows throughout',

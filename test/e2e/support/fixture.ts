@@ -55,10 +55,26 @@ export const SVC = {
   itpLocalRemote: { name: 'itp-local-remote', clusterIPs: ['10.96.0.91'], ports: [http], internalTrafficPolicy: 'Local' },
   afterRestart: { name: 'after-restart', clusterIPs: ['10.96.0.100'], ports: [http] },
   afterBroken: { name: 'after-broken', clusterIPs: ['10.96.0.101'], ports: [http] },
+  afterHandover: { name: 'after-handover', clusterIPs: ['10.96.0.102'], ports: [http] },
 } as const satisfies Record<string, ServiceSpec>;
 
 /** `http://10.96.0.10:80/` style URL of a Service's first port on one of its IPs. */
 export const url = (ip: string, port = 80): string => `http://${ip.includes(':') ? `[${ip}]` : ip}:${port}/`;
+
+/** Where the handover scenario's daemons serve Ingress on node-a. */
+export const INGRESS_PORT = 8081;
+
+/** switchyard's IngressClass and an Ingress sending every host and path to `web` (its port named http). */
+export const ingressFile = (): string =>
+  yamlFile([
+    { apiVersion: 'networking.k8s.io/v1', kind: 'IngressClass', metadata: { name: 'switchyard' }, spec: { controller: 'switchyard.io/ingress-controller' } },
+    {
+      apiVersion: 'networking.k8s.io/v1',
+      kind: 'Ingress',
+      metadata: { name: 'web', namespace: 'default' },
+      spec: { ingressClassName: 'switchyard', defaultBackend: { service: { name: SVC.web.name, port: { name: 'http' } } } },
+    },
+  ]);
 
 /** The file text of a Service with its endpoints. */
 export const serviceFile = (s: ServiceSpec, endpoints: readonly EndpointSpec[]): string =>

@@ -37,8 +37,10 @@ export const describeOutcome = (o: Outcome): string => (isFailure(o) ? `${o.erro
 const toAnswer = (r: (EchoHttpBody & { status: number }) | AgentFailure): Outcome =>
   isFailure(r) ? r : { pod: r.pod, clientIP: clientIP(r.client) };
 
-export const echoOnce = async (agent: AgentClient, url: string, options: { timeoutMs?: number; localAddress?: string } = {}): Promise<Outcome> => {
-  if (options.localAddress === undefined) return toAnswer(await agent.echo(url, { timeoutMs: options.timeoutMs ?? 2_000 }));
+export const echoOnce = async (agent: AgentClient, url: string, options: { timeoutMs?: number; localAddress?: string; keepAlive?: boolean } = {}): Promise<Outcome> => {
+  if (options.localAddress === undefined) {
+    return toAnswer(await agent.echo(url, { timeoutMs: options.timeoutMs ?? 2_000, ...(options.keepAlive ? { keepAlive: true } : {}) }));
+  }
   // echo() has no localAddress; http() does, and the body is the same JSON.
   const r = await agent.http(url, { timeoutMs: options.timeoutMs ?? 2_000, localAddress: options.localAddress });
   if (isFailure(r)) return r;
@@ -88,10 +90,11 @@ export class RequestLoop {
   private stopped = false;
   private readonly done: Promise<void>;
 
-  constructor(agent: AgentClient, url: string, options: { intervalMs?: number; timeoutMs?: number } = {}) {
+  /** keepAlive: every request on the agent's one kept-alive connection (reopened when the server closes it). */
+  constructor(agent: AgentClient, url: string, options: { intervalMs?: number; timeoutMs?: number; keepAlive?: boolean } = {}) {
     this.done = (async () => {
       while (!this.stopped) {
-        const outcome = await echoOnce(agent, url, { timeoutMs: options.timeoutMs ?? 1_000 });
+        const outcome = await echoOnce(agent, url, { timeoutMs: options.timeoutMs ?? 1_000, ...(options.keepAlive ? { keepAlive: true } : {}) });
         this.records.push({ at: Date.now(), outcome });
         await pause(options.intervalMs ?? 20);
       }
