@@ -63,6 +63,8 @@ export const handoverScenario: Scenario = {
       }, { timeoutMs: 15_000, intervalMs: 50 });
       ctx.measure('second daemon start → ready file', Date.now() - surgeAt);
       ctx.t.is(next.linesWith('took over writing this node\'s rules').length, 1, next.tail(10));
+      // Connections the kernel gave the second daemon's listener before its first route table waited for it.
+      for (const line of next.linesWith('first route table; serving')) ctx.t.log(`second daemon: ${line}`);
       await until('the first daemon standing by', async () => (old.linesWith('standing by').length > 0 ? true : undefined), { timeoutMs: 2_000 });
 
       // Both run: a change is written by the second alone, and followed.
