@@ -30,8 +30,8 @@ export interface WriterLeaseOptions {
 export class WriterLease {
   readonly #options: WriterLeaseOptions;
   #handlers: LeaseHandlers = { beforeRelease: () => Promise.resolve(), regained: () => undefined };
+  /** Set while held; cleared the moment a handover starts. */
   #binding: LeaseBinding | undefined;
-  #released = false;
   #reclaimTimer: NodeJS.Timeout | undefined;
   #reclaiming = false;
   #stopped = false;
@@ -46,7 +46,7 @@ export class WriterLease {
 
   /** True while this process may write rules. */
   get held(): boolean {
-    return this.#binding !== undefined && !this.#released;
+    return this.#binding !== undefined;
   }
 
   /** True once this process handed the lease over (until it regains it). */
@@ -84,7 +84,6 @@ export class WriterLease {
       const binding = await this.#options.transport.bind(() => this.#handOver());
       if (!binding) return false;
       this.#binding = binding;
-      this.#released = false;
       return true;
     } catch (e) {
       this.#options.logger.warn({ err: describeError(e) }, `writer lease: ${describeError(e)}`);
@@ -93,12 +92,12 @@ export class WriterLease {
   }
 
   async #handOver(): Promise<void> {
-    if (this.#released) return;
-    // Flagged first, so that a sync starting while the current one finishes does not write either.
-    this.#released = true;
-    await this.#handlers.beforeRelease();
-    await this.#binding?.release();
+    const binding = this.#binding;
+    if (!binding) return;
+    // Cleared first, so that a sync starting while the current one finishes does not write either.
     this.#binding = undefined;
+    await this.#handlers.beforeRelease();
+    await binding.release();
     this.#options.logger.info({}, 'handed this node\'s rules over to a newer switchyard; standing by');
     if (this.#stopped) return;
     const every = this.#options.reclaimIntervalMs ?? 1_000;
