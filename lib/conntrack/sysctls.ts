@@ -1,7 +1,7 @@
 /**
- * The conntrack sysctls kube-proxy sets from KubeProxyConfiguration.conntrack. A value that cannot be written
- * (several are read-only outside the initial network namespace, /proc/sys may be mounted read-only) is a
- * warning, never fatal.
+ * The conntrack sysctls kube-proxy sets from KubeProxyConfiguration.conntrack, and setSysctl, which every sysctl
+ * switchyard sets goes through. A value that cannot be written (several are read-only outside the initial network
+ * namespace, /proc/sys may be mounted read-only) is a warning, never fatal.
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import type { ConntrackConfig } from '../config/types.ts';
@@ -76,6 +76,32 @@ export interface SysctlReport {
   readonly warnings: readonly string[];
 }
 
+export type SysctlOutcome = { readonly result: 'written' | 'unchanged' } | { readonly result: 'failed'; readonly warning: string };
+
+/**
+ * Sets one sysctl when its value differs, logging what it did; a failure is a logged warning, never a throw.
+ * `why` follows the info line; `atStake` (default: leaving it as it is) follows the warning.
+ */
+export const setSysctl = async (
+  params: KernelParams,
+  { name, value }: SysctlSetting,
+  logger: Logger,
+  words: { readonly why?: string; readonly atStake?: string } = {},
+): Promise<SysctlOutcome> => {
+  const path = `${PROC_SYS}/${name}`;
+  try {
+    const current = Number((await params.read(path)).trim());
+    if (current === value) return { result: 'unchanged' };
+    await params.write(path, String(value));
+    logger.info({ sysctl: name, value, previous: current }, `set ${name} to ${value}${words.why ? `: ${words.why}` : ''}`);
+    return { result: 'written' };
+  } catch (e) {
+    const warning = `cannot set ${name} to ${value} (${describeError(e)}); ${words.atStake ?? 'leaving it as it is'}`;
+    logger.warn({ sysctl: name, value, err: describeError(e) }, warning);
+    return { result: 'failed', warning };
+  }
+};
+
 /** Applies the settings, writing only values that differ; every failure becomes a logged warning. */
 export const applyConntrackSysctls = async (
   config: ConntrackConfig,
@@ -87,24 +113,14 @@ export const applyConntrackSysctls = async (
   const unchanged: string[] = [];
   const warnings: string[] = [];
   let maxWritten = false;
-  for (const { name, value } of conntrackSysctls(config, cores)) {
-    const path = `${PROC_SYS}/${name}`;
-    try {
-      const current = Number((await params.read(path)).trim());
-      if (current === value) {
-        unchanged.push(name);
-        if (name === CONNTRACK_MAX) maxWritten = true;
-        continue;
-      }
-      await params.write(path, String(value));
-      written.push(name);
-      if (name === CONNTRACK_MAX) maxWritten = true;
-      logger.info({ sysctl: name, value, previous: current }, `set ${name} to ${value}`);
-    } catch (e) {
-      const warning = `cannot set ${name} to ${value} (${describeError(e)}); leaving it as it is`;
-      warnings.push(warning);
-      logger.warn({ sysctl: name, value, err: describeError(e) }, warning);
+  for (const setting of conntrackSysctls(config, cores)) {
+    const outcome = await setSysctl(params, setting, logger);
+    if (outcome.result === 'failed') {
+      warnings.push(outcome.warning);
+      continue;
     }
+    (outcome.result === 'written' ? written : unchanged).push(setting.name);
+    if (setting.name === CONNTRACK_MAX) maxWritten = true;
   }
   // kube-proxy keeps the hash table at least max/4 buckets; the parameter is global, so only when max itself could
   // be written (initial network namespace).

@@ -10,7 +10,7 @@ test('0 → 1, logged', async (t) => {
   const params = new FakeKernelParams();
   params.values.set(PATH, '0');
   const logger = recordingLogger();
-  t.is(await enableListenerMigration(params, logger), 'set');
+  t.is(await enableListenerMigration(params, logger), 'written');
   t.deepEqual(params.writes, [{ path: PATH, value: '1' }]);
   t.is(logger.lines[0]?.level, 'info');
 });
@@ -18,7 +18,7 @@ test('0 → 1, logged', async (t) => {
 test('already 1: nothing written', async (t) => {
   const params = new FakeKernelParams();
   params.values.set(PATH, '1');
-  t.is(await enableListenerMigration(params, recordingLogger()), 'already');
+  t.is(await enableListenerMigration(params, recordingLogger()), 'unchanged');
   t.deepEqual(params.writes, []);
 });
 
@@ -29,7 +29,7 @@ test('read-only /proc/sys or an older kernel without it: a warning that says wha
     setup(params);
     if (!params.readOnly.has(PATH)) params.values.delete(PATH);
     const logger = recordingLogger();
-    t.is(await enableListenerMigration(params, logger), 'unavailable');
+    t.is(await enableListenerMigration(params, logger), 'failed');
     t.is(logger.lines[0]?.level, 'warn');
     t.regex(logger.lines[0]?.msg ?? '', /queued on the old pod's listener/);
   }
