@@ -21,10 +21,12 @@ import { SyncTrace } from './telemetry/sync-tracing.ts';
 export interface IngressSide {
   /** Returns a rejection reason for an invalid object; `changed` when the route table must be rebuilt. */
   apply(event: SourceEvent): { readonly changed: boolean; readonly rejection?: string };
-  update(snapshot: Snapshot): void;
-  /** Its first route table is published (connections are answered, not held). */
+  /** Resolves once the table is served — its listeners bound, when they waited for the first table (or that failed). */
+  update(snapshot: Snapshot): Promise<void>;
+  /** Its first route table is published and its listeners bound (connections are answered, not held). */
   readonly serving: boolean;
-  start(): Promise<void>;
+  /** `listenAfterFirstTable`: another switchyard serves the ports meanwhile, so bind only when there is a table. */
+  start(options: { readonly listenAfterFirstTable: boolean }): Promise<void>;
   stop(drainMs: number): Promise<void>;
 }
 
@@ -35,6 +37,8 @@ export interface IngressSide {
 export interface WriterLeaseSide {
   readonly held: boolean;
   attach(handlers: { readonly beforeRelease: () => Promise<void>; readonly regained: () => void }): void;
+  /** Another process holds it: a switchyard already serves this node (this one is the newcomer of a rollout). */
+  heldElsewhere(): Promise<boolean>;
   /** Take it, asking a holder to hand over; true when held. */
   take(): Promise<boolean>;
   stop(): Promise<void>;
@@ -133,7 +137,12 @@ export class Daemon {
   async start(): Promise<void> {
     if (this.#started) return;
     this.#started = true;
-    await this.#parts.ingress?.start();
+    // Beside a running switchyard the ingress ports are served already; bound before this daemon's first table, its
+    // listeners would be handed about half of the new connections and hold them through the initial listing.
+    if (this.#parts.ingress) {
+      const listenAfterFirstTable = (await this.#parts.lease?.heldElsewhere()) ?? false;
+      await this.#parts.ingress.start({ listenAfterFirstTable });
+    }
     this.#scheduler.start();
     await this.#parts.source.start((event) => this.#onEvent(event));
   }
@@ -189,7 +198,8 @@ export class Daemon {
     this.#lastDesired = desired;
     if (ingress && (this.#ingressDirty || changed.size > 0 || nodeChanged || !this.#firstSyncDone)) {
       this.#ingressDirty = false;
-      ingress.update(snapshot);
+      // Awaited: the first table can bind the listeners, and readiness (the ready file) is judged after this sync.
+      await ingress.update(snapshot);
     }
     // Standing by: the newer daemon writes, and reports health; this one keeps its ingress table current only.
     if (dataplane && this.#standby) return syncTrace.skipped('handed over');

@@ -37,11 +37,12 @@ export class DaemonIngress implements IngressSide {
     return result.rejection ? { changed: result.changed, rejection: result.rejection.reason } : { changed: result.changed };
   }
 
-  update(snapshot: Snapshot): void {
+  update(snapshot: Snapshot): Promise<void> {
     // A table from a partial listing would route no host, or serve the default certificate for every name; the
     // server holds connections until the first table (holdUntilFirstTable below).
-    if (!this.#controller.synced) return;
+    if (!this.#controller.synced) return Promise.resolve();
     this.#controller.updateServices(snapshot);
+    return this.#server.listenSettled();
   }
 
   get serving(): boolean {
@@ -53,8 +54,8 @@ export class DaemonIngress implements IngressSide {
     return this.#server.addresses();
   }
 
-  start(): Promise<void> {
-    return this.#server.start();
+  start(options: { readonly listenAfterFirstTable: boolean }): Promise<void> {
+    return this.#server.start({ listen: options.listenAfterFirstTable ? 'after-first-table' : 'now' });
   }
 
   async stop(drainMs: number): Promise<void> {
@@ -100,12 +101,14 @@ export const statusPublisherFromConfig = (
   });
 };
 
-export const ingressFromConfig = (
-  config: Config,
-  logger: Logger,
-  onRequest?: (record: RequestRecord) => void,
-  onHandoff?: (reason: string) => void,
-): DaemonIngress | undefined => {
+/** Metrics hooks of the ingress server (IngressServerOptions). */
+export interface IngressHooks {
+  readonly onRequest?: (record: RequestRecord) => void;
+  readonly onHandoff?: (reason: string) => void;
+  readonly onListenFailure?: () => void;
+}
+
+export const ingressFromConfig = (config: Config, logger: Logger, hooks: IngressHooks = {}): DaemonIngress | undefined => {
   if (!config.ingressHttpAddress && !config.ingressHttpsAddress) return undefined;
   const server = new IngressServer({
     ...(config.ingressHttpAddress ? { http: config.ingressHttpAddress } : {}),
@@ -113,8 +116,7 @@ export const ingressFromConfig = (
     connectTimeoutMs: config.ingressUpstream.connectTimeoutMs,
     responseTimeoutMs: config.ingressUpstream.timeoutMs,
     logger,
-    ...(onRequest ? { onRequest } : {}),
-    ...(onHandoff ? { onHandoff } : {}),
+    ...hooks,
     holdUntilFirstTable: true,
   });
   return new DaemonIngress(server, logger, statusPublisherFromConfig(config, logger));

@@ -25,6 +25,7 @@ import { ProxyMetrics } from '../telemetry/metrics.ts';
 import { MetricsServer } from '../telemetry/metrics-server.ts';
 import { SyncTelemetry } from '../telemetry/sync-telemetry.ts';
 import { startTracing, type Tracing } from '../telemetry/tracing.ts';
+import type { IngressHooks } from './ingress-from-config.ts';
 import type { SourceHooks } from './source-from-config.ts';
 
 const RETRY_LISTEN_MS = 5_000;
@@ -123,14 +124,15 @@ export class NodeServices {
     this.#isReady = isReady;
   }
 
-  /** For the ingress server's per-request callback. */
-  readonly onIngressRequest = (record: RequestRecord): void => {
-    this.metrics.countIngressRequest(record.status);
-    if (record.upstreamMs !== undefined) this.metrics.observeIngressUpstream(record.upstreamMs / 1000);
+  /** Metrics hooks for the ingress server: each request, each hand-off (fast path → node:http), a failed bind. */
+  readonly ingressHooks: IngressHooks = {
+    onRequest: (record: RequestRecord): void => {
+      this.metrics.countIngressRequest(record.status);
+      if (record.upstreamMs !== undefined) this.metrics.observeIngressUpstream(record.upstreamMs / 1000);
+    },
+    onHandoff: (reason: string): void => this.metrics.countIngressHandoff(reason),
+    onListenFailure: (): void => this.metrics.countIngressListenFailure(),
   };
-
-  /** For the ingress server's hand-off callback (fast path → node:http). */
-  readonly onIngressHandoff = (reason: string): void => this.metrics.countIngressHandoff(reason);
 
   /** Ports served by the health/metrics listeners (for tests; 0 requested → the bound port). */
   get healthzPort(): number | undefined {

@@ -39,7 +39,7 @@ export const buildDaemon = (config: Config, nodeName: string, logger: Logger, no
     source: sourceFromConfig(config, nodeName, logger, node?.sourceHooks),
     planOptions: planOptionsFromConfig(config, nodeName),
     dataplane: dataplaneFromConfig(config, logger),
-    ingress: ingressFromConfig(config, logger, node?.onIngressRequest, node?.onIngressHandoff),
+    ingress: ingressFromConfig(config, logger, node?.ingressHooks),
     ...(config.proxyMode !== 'none' ? { lease: new WriterLease({ transport: new AbstractSocketTransport(WRITER_LEASE_NAME), logger }) } : {}),
     scheduler,
     ...(node ? { hooks: node.hooks } : {}),

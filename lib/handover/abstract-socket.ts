@@ -54,6 +54,19 @@ export class AbstractSocketTransport implements LeaseTransport {
     });
   }
 
+  isHeld(): Promise<boolean> {
+    return new Promise((resolve) => {
+      const socket = connect({ path: this.#path });
+      // The holder reads nothing from a connection that closes without a request line.
+      socket.on('connect', () => {
+        socket.destroy();
+        resolve(true);
+      });
+      // ECONNREFUSED: nobody listens on the name.
+      socket.on('error', () => resolve(false));
+    });
+  }
+
   requestHandover(timeoutMs: number): Promise<'released' | 'timeout'> {
     return new Promise((resolve) => {
       const socket = connect({ path: this.#path });

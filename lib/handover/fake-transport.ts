@@ -28,6 +28,7 @@ export class FakeLeaseNamespace {
         this.holder = { onHandoverRequest, binding };
         return Promise.resolve(binding);
       },
+      isHeld: () => Promise.resolve(this.holder !== undefined),
       requestHandover: async (timeoutMs) => {
         const holder = this.holder;
         if (!holder) return 'released';

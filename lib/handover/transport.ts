@@ -22,4 +22,6 @@ export interface LeaseTransport {
    * 'timeout' when it did not answer within timeoutMs.
    */
   requestHandover(timeoutMs: number): Promise<'released' | 'timeout'>;
+  /** Whether some process holds the name right now (asks nothing of it). */
+  isHeld(): Promise<boolean>;
 }

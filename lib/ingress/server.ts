@@ -56,6 +56,21 @@ export interface IngressServerOptions {
   readonly holdUntilFirstTable?: boolean;
   /** Longest a held connection waits before it is closed. Default 60 s. */
   readonly maxHoldMs?: number;
+  /** A bind deferred to the first table failed (metrics hook). */
+  readonly onListenFailure?: () => void;
+  /** Time between attempts of a deferred bind that failed. Default 5 s. */
+  readonly listenRetryMs?: number;
+}
+
+/** When start() binds the listeners. */
+export interface IngressStartOptions {
+  /**
+   * 'now' (default): bind at start, so a port conflict fails start; connections accepted before the first table are
+   * held (holdUntilFirstTable). 'after-first-table': bind only once the first table is set — for a daemon started
+   * beside another one that serves these ports meanwhile (a surge rollout), which would otherwise be handed about
+   * half of the new connections and hold them through its initial listing. A failed bind then is logged and retried.
+   */
+  readonly listen?: 'now' | 'after-first-table';
 }
 
 export interface BoundAddresses {
@@ -82,6 +97,13 @@ export class IngressServer {
   /** One per listener: connections wait there until the first route table (holdUntilFirstTable). */
   readonly #gates: ConnectionGate[] = [];
   #firstTableSet = false;
+  /** Every configured listener is bound. */
+  #listening = false;
+  /** start() left the binding to the first setRouteTable(). */
+  #listenDeferred = false;
+  #listenRetry: NodeJS.Timeout | undefined;
+  /** The deferred bind's latest attempt. */
+  #listenAttempt: Promise<void> = Promise.resolve();
   /** SecureContexts by Secret key, rebuilt only when the PEM text changes (a renewed Secret). */
   #contexts = new Map<string, CachedContext>();
   #defaultContext: SecureContext | undefined;
@@ -117,6 +139,7 @@ export class IngressServer {
     if (!this.#firstTableSet) {
       this.#firstTableSet = true;
       this.#openGates();
+      if (this.#listenDeferred) this.#listenAttempt = this.#listenAfterFirstTable();
     }
     this.#balancer.retain(table);
     this.#pools.retain(table);
@@ -129,70 +152,111 @@ export class IngressServer {
     this.#contexts = next;
   }
 
-  /** A route table has been set: connections are answered (not held). */
+  /** A route table has been set and the listeners are bound: connections are answered (not held, not elsewhere). */
   get serving(): boolean {
-    return this.#firstTableSet;
+    return this.#firstTableSet && this.#listening;
+  }
+
+  /** Settles when the latest attempt of a bind deferred to the first table has (bound or failed; never rejects). */
+  listenSettled(): Promise<void> {
+    return this.#listenAttempt;
   }
 
   get routeTable(): RouteTable {
     return this.#table;
   }
 
-  async start(): Promise<void> {
+  async start(options: IngressStartOptions = {}): Promise<void> {
     if (this.#http || this.#https) throw new SwitchyardError('ERR_INGRESS', 'ingress server already started');
-    const o = this.#options;
-    const maxHeaderSize = o.maxHeaderSize ?? 16 * 1024;
-    const shouldUpgradeCallback = (req: IncomingMessage) => req.headers.upgrade?.toLowerCase() === 'websocket';
+    this.#listenDeferred = options.listen === 'after-first-table' && !this.#firstTableSet;
+    this.#createListeners();
+    if (this.#listenDeferred) {
+      this.#logger.info({}, 'ingress: another switchyard serves this node; listening once the first route table is built');
+      return;
+    }
     try {
-      if (o.http) {
-        const handoff = createHttpServer({ maxHeaderSize, shouldUpgradeCallback });
-        const listener = this.#fastListener(handoff, 'http', maxHeaderSize);
-        // Paused on accept (pauseOnConnect): nothing is read before the fast path owns the socket.
-        const gate = this.#gate('http', (socket) => {
-          listener.accept(socket);
-          socket.resume();
-        });
-        const server = createNetServer({ noDelay: true, allowHalfOpen: true, pauseOnConnect: true }, (socket) => gate.admit(socket));
-        this.#http = server;
-        await listen(server, o.http, 'HTTP');
-      }
-      if (o.https) {
-        const pair = o.defaultCertificate ?? generateSelfSigned('switchyard.invalid');
-        this.#defaultContext = createSecureContext({ cert: pair.cert, key: pair.key });
-        const handoff = createHttpServer({ maxHeaderSize, shouldUpgradeCallback });
-        const listener = this.#fastListener(handoff, 'https', maxHeaderSize);
-        const tls = createTlsServer(
-          {
-            cert: pair.cert,
-            key: pair.key,
-            ALPNProtocols: ['http/1.1'],
-            SNICallback: (name, cb) => cb(null, this.#contextFor(name)),
-            // Not half-open (unlike plain HTTP): a TLS socket whose peer goes away without close_notify would
-            // then never report 'end' or 'close', and stop() would wait for it forever.
-            allowHalfOpen: false,
-          },
-          (socket) => listener.accept(socket),
-        );
-        tls.on('tlsClientError', (err: Error) => {
-          this.#logger.debug({ error: describeError(err) }, 'ingress: TLS handshake failed');
-        });
-        // The TLS server never listens itself: a plain listener takes the connections, so that a held one has not
-        // started its handshake (which would pick a certificate from a table not built yet).
-        const gate = this.#gate('https', (socket) => tls.emit('connection', socket));
-        const server = createNetServer({ noDelay: true, allowHalfOpen: false, pauseOnConnect: true }, (socket) => gate.admit(socket));
-        this.#https = server;
-        await listen(server, o.https, 'HTTPS');
-      }
+      await this.#listen();
     } catch (e) {
       await this.stop(0);
       throw e;
     }
   }
 
+  async #listen(): Promise<void> {
+    const o = this.#options;
+    if (this.#http && o.http && !this.#http.listening) await listen(this.#http, o.http, 'HTTP');
+    if (this.#https && o.https && !this.#https.listening) await listen(this.#https, o.https, 'HTTPS');
+    if (this.#stopping) {
+      // stop() ran meanwhile: it closed only what was listening then.
+      for (const server of [this.#http, this.#https]) if (server?.listening) server.close();
+      return;
+    }
+    this.#listening = true;
+  }
+
+  async #listenAfterFirstTable(): Promise<void> {
+    this.#listenRetry = undefined;
+    if (this.#stopping) return;
+    try {
+      await this.#listen();
+      if (this.#listening) this.#logger.info({ ...this.addresses() }, 'ingress: first route table built; listening');
+    } catch (e) {
+      const retryMs = this.#options.listenRetryMs ?? 5_000;
+      this.#logger.error({ err: describeError(e), retryMs }, `ingress: ${describeError(e)}; retrying`);
+      this.#options.onListenFailure?.();
+      if (!this.#stopping) this.#listenRetry = setTimeout(() => (this.#listenAttempt = this.#listenAfterFirstTable()), retryMs);
+    }
+  }
+
+  /** The listening sockets and what they hand connections to; nothing bound yet. */
+  #createListeners(): void {
+    const o = this.#options;
+    const maxHeaderSize = o.maxHeaderSize ?? 16 * 1024;
+    const shouldUpgradeCallback = (req: IncomingMessage) => req.headers.upgrade?.toLowerCase() === 'websocket';
+    if (o.http) {
+      const handoff = createHttpServer({ maxHeaderSize, shouldUpgradeCallback });
+      const listener = this.#fastListener(handoff, 'http', maxHeaderSize);
+      // Paused on accept (pauseOnConnect): nothing is read before the fast path owns the socket.
+      const gate = this.#gate('http', (socket) => {
+        listener.accept(socket);
+        socket.resume();
+      });
+      const server = createNetServer({ noDelay: true, allowHalfOpen: true, pauseOnConnect: true }, (socket) => gate.admit(socket));
+      this.#http = server;
+    }
+    if (o.https) {
+      const pair = o.defaultCertificate ?? generateSelfSigned('switchyard.invalid');
+      this.#defaultContext = createSecureContext({ cert: pair.cert, key: pair.key });
+      const handoff = createHttpServer({ maxHeaderSize, shouldUpgradeCallback });
+      const listener = this.#fastListener(handoff, 'https', maxHeaderSize);
+      const tls = createTlsServer(
+        {
+          cert: pair.cert,
+          key: pair.key,
+          ALPNProtocols: ['http/1.1'],
+          SNICallback: (name, cb) => cb(null, this.#contextFor(name)),
+          // Not half-open (unlike plain HTTP): a TLS socket whose peer goes away without close_notify would
+          // then never report 'end' or 'close', and stop() would wait for it forever.
+          allowHalfOpen: false,
+        },
+        (socket) => listener.accept(socket),
+      );
+      tls.on('tlsClientError', (err: Error) => {
+        this.#logger.debug({ error: describeError(err) }, 'ingress: TLS handshake failed');
+      });
+      // The TLS server never listens itself: a plain listener takes the connections, so that a held one has not
+      // started its handshake (which would pick a certificate from a table not built yet).
+      const gate = this.#gate('https', (socket) => tls.emit('connection', socket));
+      const server = createNetServer({ noDelay: true, allowHalfOpen: false, pauseOnConnect: true }, (socket) => gate.admit(socket));
+      this.#https = server;
+    }
+  }
+
   #gate(proto: 'http' | 'https', pass: (socket: Socket) => void): ConnectionGate {
     const gate = new ConnectionGate({ pass, ...(this.#options.maxHoldMs !== undefined ? { maxWaitMs: this.#options.maxHoldMs } : {}) });
     this.#gates.push(gate);
-    if (!this.#options.holdUntilFirstTable || this.#firstTableSet) gate.open();
+    // Deferred, nothing is accepted before the first table: there is nothing to hold.
+    if (!this.#options.holdUntilFirstTable || this.#firstTableSet || this.#listenDeferred) gate.open();
     else this.#logger.info({ proto }, 'ingress: listening; connections wait for the first route table');
     return gate;
   }
@@ -261,6 +325,7 @@ export class IngressServer {
 
   async #stop(drainMs: number): Promise<void> {
     this.#stopping = true;
+    clearTimeout(this.#listenRetry);
     const listeners = [this.#http, this.#https].filter((s): s is NetServer => s !== undefined);
     // A net server's close callback runs once every connection it accepted is gone, handed-off ones included.
     const closed = Promise.all(

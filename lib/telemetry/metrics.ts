@@ -50,6 +50,7 @@ export const METRIC_NAMES = {
   ingressRequests: 'switchyard_ingress_requests_total',
   ingressUpstreamDuration: 'switchyard_ingress_upstream_duration_seconds',
   ingressHandoffs: 'switchyard_ingress_handoffs_total',
+  ingressListenFailures: 'switchyard_ingress_listen_failures_total',
   sourceRestarts: 'switchyard_source_restarts_total',
   conntrackDeleted: 'switchyard_conntrack_entries_deleted_total',
   conntrackFailures: 'switchyard_conntrack_cleanup_failures_total',
@@ -80,6 +81,7 @@ export class ProxyMetrics {
   readonly #ingressRequests: Counter;
   readonly #ingressUpstream: Histogram;
   readonly #ingressHandoffs: Counter;
+  readonly #ingressListenFailures: Counter;
   readonly #sourceRestarts: Counter;
   readonly #conntrackDeleted: Counter;
   readonly #conntrackFailures: Counter;
@@ -122,6 +124,7 @@ export class ProxyMetrics {
     this.#invalidObjects = counter(n.invalidObjects, 'Objects skipped because they are invalid, by kind', false);
     this.#ingressRequests = counter(n.ingressRequests, 'Ingress requests by response status code', false);
     this.#ingressHandoffs = counter(n.ingressHandoffs, 'Ingress connections handed from the fast path to node:http, by reason', false);
+    this.#ingressListenFailures = counter(n.ingressListenFailures, 'Ingress listeners that could not be bound when their binding waited for the first route table', false);
     this.#ingressUpstream = histogram(n.ingressUpstreamDuration, 'Time from forwarding an ingress request to the upstream response headers, in seconds', UPSTREAM_DURATION_BUCKETS);
     this.#sourceRestarts = counter(n.sourceRestarts, 'Watch restarts of the object source, by kind and reason', false);
     this.#conntrackDeleted = counter(n.conntrackDeleted, 'Conntrack delete commands that removed stale UDP entries', false);
@@ -186,6 +189,10 @@ export class ProxyMetrics {
 
   countIngressHandoff(reason: string): void {
     this.#ingressHandoffs.add(1, { reason });
+  }
+
+  countIngressListenFailure(): void {
+    this.#ingressListenFailures.add(1);
   }
 
   observeIngressUpstream(seconds: number): void {

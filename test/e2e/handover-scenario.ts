@@ -63,8 +63,11 @@ export const handoverScenario: Scenario = {
       }, { timeoutMs: 15_000, intervalMs: 50 });
       ctx.measure('second daemon start → ready file', Date.now() - surgeAt);
       ctx.t.is(next.linesWith('took over writing this node\'s rules').length, 1, next.tail(10));
-      // Connections the kernel gave the second daemon's listener before its first route table waited for it.
-      for (const line of next.linesWith('first route table; serving')) ctx.t.log(`second daemon: ${line}`);
+      // Beside a running switchyard the second binds its ingress port only with a table to serve: no connection the
+      // kernel hands it waits for its initial listing.
+      ctx.t.is(next.linesWith('another switchyard serves this node; listening once the first route table is built').length, 1, next.tail(10));
+      ctx.t.is(next.linesWith('ingress: first route table built; listening').length, 1, next.tail(10));
+      ctx.t.is(next.linesWith('connections wait for the first route table').length, 0, next.tail(10));
       await until('the first daemon standing by', async () => (old.linesWith('standing by').length > 0 ? true : undefined), { timeoutMs: 2_000 });
 
       // Both run: a change is written by the second alone, and followed.

@@ -30,6 +30,22 @@ test('one holder per name; a request runs the holder\'s handler, frees the name,
   await binding?.release();
 });
 
+test('isHeld: asks nothing of the holder, which keeps the name and still answers a request', async (t) => {
+  const name = uniqueName();
+  const probe = new AbstractSocketTransport(name);
+  t.false(await probe.isHeld());
+  let asked = 0;
+  const binding = await new AbstractSocketTransport(name).bind(() => (asked++, Promise.resolve()));
+  t.truthy(binding);
+  t.true(await probe.isHeld());
+  t.true(await probe.isHeld());
+  t.is(asked, 0);
+  t.is(await probe.bind(() => Promise.resolve()), undefined, 'still held');
+  t.is(await probe.requestHandover(2_000), 'released');
+  t.is(asked, 1);
+  t.false(await probe.isHeld());
+});
+
 test('nobody holds the name: a request answers released at once', async (t) => {
   const started = Date.now();
   t.is(await new AbstractSocketTransport(uniqueName()).requestHandover(2_000), 'released');

@@ -37,6 +37,7 @@ const exercised = (): ProxyMetrics => {
   m.countIngressRequest(502);
   m.observeIngressUpstream(0.01);
   m.countIngressHandoff('upgrade');
+  m.countIngressListenFailure();
   m.countSourceRestart('Service', 'watch-error');
   m.countConntrack(true);
   m.countConntrack(false);
@@ -65,6 +66,7 @@ const EXPECTED_TYPES: Record<keyof typeof METRIC_NAMES, string> = {
   ingressRequests: 'counter',
   ingressUpstreamDuration: 'histogram',
   ingressHandoffs: 'counter',
+  ingressListenFailures: 'counter',
   sourceRestarts: 'counter',
   conntrackDeleted: 'counter',
   conntrackFailures: 'counter',
@@ -103,6 +105,7 @@ test('samples carry kube-proxy labels and values', async (t) => {
     'switchyard_syncs_total{kind="partial"} 1',
     'switchyard_invalid_objects_total{kind="Service"} 1',
     'switchyard_ingress_requests_total{code="502"} 1',
+    'switchyard_ingress_listen_failures_total 1',
     'switchyard_source_restarts_total{kind="Service",reason="watch-error"} 1',
     'kubeproxy_network_programming_duration_seconds_bucket{le="1"} 0',
     'kubeproxy_network_programming_duration_seconds_bucket{le="2"} 1',
