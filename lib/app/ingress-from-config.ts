@@ -19,11 +19,13 @@ export class DaemonIngress implements IngressSide {
   readonly #controller: IngressController;
   readonly #status: IngressStatusPublisher | undefined;
 
-  constructor(server: IngressServer, logger: Logger, status?: IngressStatusPublisher) {
+  /** `tls`: an HTTPS listener is configured (Secrets are watched). */
+  constructor(server: IngressServer, logger: Logger, tls: boolean, status?: IngressStatusPublisher) {
     this.#server = server;
     this.#status = status;
     this.#controller = new IngressController({
       logger,
+      tls,
       publish: (table) => {
         server.setRouteTable(table);
         status?.served(table.ingresses);
@@ -119,5 +121,5 @@ export const ingressFromConfig = (config: Config, logger: Logger, hooks: Ingress
     ...hooks,
     holdUntilFirstTable: true,
   });
-  return new DaemonIngress(server, logger, statusPublisherFromConfig(config, logger));
+  return new DaemonIngress(server, logger, config.ingressHttpsAddress !== undefined, statusPublisherFromConfig(config, logger));
 };

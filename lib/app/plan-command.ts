@@ -7,7 +7,7 @@ import { formatPlanJson, formatPlanTable } from '../plan/format.ts';
 import { planDesiredState } from '../plan/plan.ts';
 import type { DesiredState } from '../plan/types.ts';
 import { formatProblem, loadManifestsOnce } from '../source/manifests.ts';
-import { RESOURCE_KINDS, type SourceEvent } from '../source/types.ts';
+import { PROXY_KINDS, type SourceEvent } from '../source/types.ts';
 import { ServiceState } from '../state/service-state.ts';
 import type { Logger } from '../telemetry/logger-types.ts';
 import { collectUntilSynced } from './collect.ts';
@@ -22,7 +22,8 @@ export interface PlanCommandIO {
 
 const readEvents = async (config: Config, nodeName: string, logger: Logger, io: PlanCommandIO): Promise<readonly SourceEvent[]> => {
   if (config.manifestsDir === undefined) {
-    return collectUntilSynced(sourceFromConfig(config, nodeName, logger), RESOURCE_KINDS, 30_000);
+    // The plan is the dataplane's: Ingresses and Secrets play no part in it.
+    return collectUntilSynced(sourceFromConfig(config, nodeName, logger, {}, PROXY_KINDS), PROXY_KINDS, 30_000);
   }
   const loaded = await loadManifestsOnce(config.manifestsDir);
   for (const problem of loaded.problems) io.warn(`skipped ${formatProblem(problem)}`);

@@ -16,18 +16,24 @@ export interface IngressControllerOptions {
   /** Receives every new table, e.g. `(t) => server.setRouteTable(t)`. */
   readonly publish: (table: RouteTable) => void;
   readonly routeOptions?: RouteOptions;
+  /** Default true. False: no HTTPS listener, so no Secrets are watched or waited for, and spec.tls is not read. */
+  readonly tls?: boolean;
 }
 
 const EMPTY_VIEW: ServiceView = { services: new Map(), endpoints: new Map() };
 
 export class IngressController {
-  readonly #store = new IngressStore();
+  readonly #store: IngressStore;
   readonly #options: IngressControllerOptions;
+  readonly #routeOptions: RouteOptions;
   #view: ServiceView = EMPTY_VIEW;
   #reported = new Set<string>();
 
   constructor(options: IngressControllerOptions) {
     this.#options = options;
+    const tls = options.tls ?? true;
+    this.#store = new IngressStore({ withSecrets: tls });
+    this.#routeOptions = { checkCertificate: checkCertificatePair, ...options.routeOptions, ...(tls ? {} : { tls: false }) };
   }
 
   /**
@@ -38,7 +44,7 @@ export class IngressController {
     return this.#store.apply(event);
   }
 
-  /** Ingresses, IngressClasses and Secrets have all been listed once (see IngressStore.synced). */
+  /** Ingresses, IngressClasses and (with TLS) Secrets have all been listed once (see IngressStore.synced). */
   get synced(): boolean {
     return this.#store.synced;
   }
@@ -55,7 +61,7 @@ export class IngressController {
       this.#store.ingressClasses(),
       this.#store.secrets(),
       this.#view,
-      this.#options.routeOptions ?? { checkCertificate: checkCertificatePair },
+      this.#routeOptions,
     );
     const now = new Set<string>();
     for (const p of table.problems) {

@@ -45,6 +45,8 @@ export interface RouteOptions {
    * node:crypto-backed check (certificates.ts); without one only the PEM armour is checked.
    */
   readonly checkCertificate?: (certPem: string, keyPem: string) => string | undefined;
+  /** Default true. False (no HTTPS listener): `spec.tls` is not read — no certificates, no problems about them. */
+  readonly tls?: boolean;
 }
 
 const armourCheck = (cert: string, key: string): string | undefined => {
@@ -227,7 +229,7 @@ export const buildRouteTable = (
       }
     }
 
-    for (const tls of ingress.spec.tls ?? []) {
+    for (const tls of options.tls === false ? [] : (ingress.spec.tls ?? [])) {
       if (!tls.secretName) {
         problems.push({ object: where, message: 'tls entry without secretName skipped' });
         continue;

@@ -51,12 +51,20 @@ const STORE_KINDS: readonly ResourceKind[] = ['Ingress', 'IngressClass', 'Secret
 
 export class IngressStore {
   /** Kinds not listed yet (their `synced` event not seen): a table built before would be partial. */
-  readonly #unlisted = new Set<ResourceKind>(STORE_KINDS);
+  readonly #unlisted: Set<ResourceKind>;
   readonly #ingresses = new Map<string, IngressObject>();
   readonly #classes = new Map<string, IngressClassObject>();
   readonly #secrets = new Map<string, SecretObject>();
   /** JSON of each stored object, to drop no-op updates (relists, status-only changes). */
   readonly #fingerprints = new Map<string, string>();
+
+  /**
+   * `withSecrets: false` (no HTTPS listener, so Secrets are not watched): no Secret listing is waited for. Secrets
+   * that arrive anyway (a manifests directory holds every kind) are still kept.
+   */
+  constructor(options: { readonly withSecrets?: boolean } = {}) {
+    this.#unlisted = new Set(options.withSecrets === false ? STORE_KINDS.filter((k) => k !== 'Secret') : STORE_KINDS);
+  }
 
   /** Every kind held here has been listed once. */
   get synced(): boolean {

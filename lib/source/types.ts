@@ -5,6 +5,8 @@
  */
 export const RESOURCE_KINDS = ['Service', 'EndpointSlice', 'Node', 'Ingress', 'IngressClass', 'Secret'] as const;
 export type ResourceKind = (typeof RESOURCE_KINDS)[number];
+/** What the proxy itself reads (kube-proxy's own kinds); the rest only the Ingress side needs. */
+export const PROXY_KINDS: readonly ResourceKind[] = ['Service', 'EndpointSlice', 'Node'];
 
 export interface ObjectMeta {
   readonly name: string;

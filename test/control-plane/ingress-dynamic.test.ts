@@ -108,6 +108,9 @@ test('API server: path, backend and endpoint changes are followed within 1 s; st
   ]);
   t.log(Object.entries(timings).map(([k, v]) => `${k}: ${v.toFixed(0)} ms`).join(', '));
   t.false(logger.lines.some((l) => l.level === 'error'), JSON.stringify(logger.lines.filter((l) => l.level === 'error')));
+  // HTTP only (configFor: no HTTPS listener): no Secret is ever asked for.
+  t.true(server.requests.some((r) => r.url.includes('/ingressclasses')));
+  t.deepEqual(server.requests.filter((r) => r.url.includes('/secrets')).map((r) => r.url), []);
 });
 
 test('API server: a request made while Ingresses are still being listed waits for them, instead of a 404', async (t) => {

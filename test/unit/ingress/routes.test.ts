@@ -178,6 +178,15 @@ test('TLS: missing secret, other namespace, bad base64 and a failing certificate
   }
 });
 
+test('tls: false (no HTTPS listener, Secrets not watched): spec.tls is not read — no certificates, no problems', (t) => {
+  const ing = ingress({ tls: [{ hosts: ['x.com'], secretName: 'absent' }], rules: [{ host: 'x.com', paths: [['/', 'Prefix', 'a']] }] });
+  const table = buildRouteTable([ing], [ourClass()], new Map(), view, { tls: false });
+  t.is(table.certificates.size, 0);
+  t.deepEqual(table.problems, []);
+  t.truthy(matchRoute(table, 'x.com', '/'), 'the rules are served');
+  t.true(buildRouteTable([ing], [ourClass()], new Map(), view).problems.some((p) => p.object === 'Secret default/absent'), 'read with TLS on');
+});
+
 test('TLS conflict: the oldest Ingress keeps the host', (t) => {
   const table = build(
     [

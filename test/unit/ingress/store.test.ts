@@ -1,7 +1,7 @@
 import test from 'ava';
 import { IngressStore } from '../../../lib/ingress/store.ts';
 import type { KubeObject, SourceEvent } from '../../../lib/source/types.ts';
-import { ingress, ourClass } from './fixtures.ts';
+import { ingress, ourClass, tlsSecret } from './fixtures.ts';
 
 const upsert = (kind: 'Ingress' | 'IngressClass' | 'Secret' | 'Service', key: string, object: unknown): SourceEvent => ({
   type: 'upsert',
@@ -89,4 +89,14 @@ test('Secrets: only TLS keys are kept; a Secret without them is not stored', (t)
   const r2 = store.apply(upsert('Secret', 'default/tls', { metadata: { name: 'tls', namespace: 'default' }, data: {} }));
   t.true(r2.changed);
   t.is(store.secrets().size, 0);
+});
+
+test('synced: after Ingresses, IngressClasses and Secrets are listed; without Secrets (no HTTPS listener) after the first two', (t) => {
+  const listed = (store: IngressStore, kinds: readonly ('Ingress' | 'IngressClass' | 'Secret')[]): boolean[] =>
+    kinds.map((kind) => (store.apply({ type: 'synced', kind }), store.synced));
+  t.deepEqual(listed(new IngressStore(), ['Ingress', 'IngressClass', 'Secret']), [false, false, true]);
+  const withoutSecrets = new IngressStore({ withSecrets: false });
+  t.deepEqual(listed(withoutSecrets, ['Ingress', 'IngressClass']), [false, true]);
+  // Secrets still arriving (a manifests directory holds every kind) are kept.
+  t.deepEqual(withoutSecrets.apply(upsert('Secret', 'default/c', tlsSecret('c', 'CERT', 'KEY'))), { changed: true });
 });
