@@ -29,6 +29,11 @@ import type { IngressHooks } from './ingress-from-config.ts';
 import type { SourceHooks } from './source-from-config.ts';
 
 const RETRY_LISTEN_MS = 5_000;
+/**
+ * How often readiness is looked at besides after each sync: it can come without one (ingress listeners whose bind
+ * waited for the first table and failed once, bound on a retry).
+ */
+const READY_CHECK_MS = 1_000;
 
 export interface NodeServicesDrivers {
   readonly conntrack?: ConntrackDeleter;
@@ -57,6 +62,7 @@ export class NodeServices {
   readonly #retries = new Set<NodeJS.Timeout>();
   #afterSync: Promise<void> = Promise.resolve();
   readonly #readyFile: ReadyFile | undefined;
+  #readyCheck: NodeJS.Timeout | undefined;
   #isReady: () => boolean = () => false;
   #tracing: Tracing | undefined;
   #stopped = false;
@@ -162,6 +168,10 @@ export class NodeServices {
       );
     }
     await Promise.all(this.#servers.map(({ what, server }) => this.#startServer(what, server)));
+    if (this.#readyFile) {
+      this.#readyCheck = setInterval(() => this.#markIfReady(), READY_CHECK_MS);
+      this.#readyCheck.unref();
+    }
   }
 
   /** Waits for post-sync work (health-check ports, conntrack) queued so far. */
@@ -171,6 +181,7 @@ export class NodeServices {
 
   async stop(): Promise<void> {
     this.#stopped = true;
+    clearInterval(this.#readyCheck);
     for (const timer of this.#retries) clearTimeout(timer);
     this.#retries.clear();
     await this.#afterSync;
@@ -195,10 +206,16 @@ export class NodeServices {
     }
   }
 
+  #markIfReady(): void {
+    if (!this.#readyFile || this.#readyFile.marked || this.#stopped || !this.#isReady()) return;
+    clearInterval(this.#readyCheck);
+    void this.#readyFile.mark();
+  }
+
   #onSync(outcome: SyncOutcome): void {
     this.#telemetry.onSync(outcome);
     if (outcome.error !== undefined || this.#stopped) return;
-    if (this.#readyFile && !this.#readyFile.marked && this.#isReady()) void this.#readyFile.mark();
+    this.#markIfReady();
     const { desired } = outcome;
     // Serialised so cleanups see states in the order they were applied.
     this.#afterSync = this.#afterSync.then(async () => {

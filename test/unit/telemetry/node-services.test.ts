@@ -110,6 +110,24 @@ test('--ready-file: a stale file is removed at start, written after the first su
   t.false(existsSync(path), 'removed at stop');
 });
 
+test('--ready-file: readiness that comes without a sync (an ingress bind retried) is noticed within a second', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'switchyard-ready-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const path = join(dir, 'ready');
+  const h = await daemonWithNodeServices({}, ['--ready-file', path]);
+  let ready = false;
+  h.node.watchReadiness(() => ready);
+  try {
+    await new Promise((resolve) => setTimeout(resolve, 1_200));
+    t.false(existsSync(path), 'not before it is ready');
+    ready = true;
+    await until(() => existsSync(path));
+    t.pass();
+  } finally {
+    await h.stop();
+  }
+});
+
 const until = async (check: () => boolean): Promise<void> => {
   const deadline = Date.now() + 2_000;
   while (!check()) {
