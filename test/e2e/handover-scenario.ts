@@ -43,6 +43,7 @@ export const handoverScenario: Scenario = {
     const next = new DaemonProcess(ctx.sandbox, 'node-a', [...withIngress(ctx), '--ready-file', readyFile]);
     const service = new RequestLoop(ctx.sandbox.agent(POD.a1.name), url(SVC.web.clusterIPs[0]), { intervalMs: 10, timeoutMs: 1_000 });
     const loops: [string, RequestLoop][] = [['ClusterIP', service]];
+    const marks: [string, number][] = [];
     const allAnswered = (since: number, n: number): true | undefined =>
       loops.every(([, loop]) => loop.successesSince(since) >= n) ? true : undefined;
     try {
@@ -56,6 +57,7 @@ export const handoverScenario: Scenario = {
       await until('every loop answered', async () => allAnswered(loopsAt, 5), { timeoutMs: 5_000 });
 
       const surgeAt = Date.now();
+      marks.push(['second daemon started', surgeAt]);
       next.start();
       await until('the second daemon\'s ready file', async () => {
         if (!next.running) throw new Error(`second daemon exited:\n${next.tail()}`);
@@ -79,6 +81,7 @@ export const handoverScenario: Scenario = {
       ctx.t.is(next.linesWith('sync failed').length, 0, next.tail(10));
 
       // The old pod is deleted.
+      marks.push(['SIGTERM to the first', Date.now()]);
       const stopped = await old.stop(10_000);
       ctx.measure('first daemon SIGTERM → exited', stopped.ms);
       ctx.t.false(stopped.killed, 'the first daemon needed SIGKILL');
@@ -100,6 +103,10 @@ export const handoverScenario: Scenario = {
       ctx.t.true(report.total >= 20, `${what}: only ${report.total} requests`);
       ctx.t.deepEqual(report.failures.map((f) => describeOutcome(f.outcome)), [], `${what}: requests failed during the rollout (of ${report.total})`);
       ctx.measure(`${what}: longest pause between answers over ${report.total} requests`, report.maxGapMs);
+      // Where it fell, to tell a handover effect from the shared machine's hiccups.
+      const start = report.maxGapEndedAt - report.maxGapMs;
+      const relative = ([mark, at]: [string, number]): string => `${Math.abs(start - at)} ms ${start < at ? 'before' : 'after'} ${mark}`;
+      ctx.t.log(`${what}: longest pause began ${marks.map(relative).join(', ')}`);
     }
     // The suite's daemon is back and writing: the Service removed above stops answering.
     await until('the suite daemon writing again', async () => {

@@ -111,10 +111,15 @@ export class RequestLoop {
   }
 
   /** Failures, and the longest time between two consecutive successful answers. */
-  report(): { total: number; failures: LoopRecord[]; maxGapMs: number } {
+  /** `maxGapEndedAt`: when the answer that ended the longest pause came (0 with fewer than two answers). */
+  report(): { total: number; failures: LoopRecord[]; maxGapMs: number; maxGapEndedAt: number } {
     const ok = this.records.filter((r) => !isFailure(r.outcome));
     let maxGapMs = 0;
-    for (let i = 1; i < ok.length; i++) maxGapMs = Math.max(maxGapMs, (ok[i] as LoopRecord).at - (ok[i - 1] as LoopRecord).at);
-    return { total: this.records.length, failures: this.records.filter((r) => isFailure(r.outcome)), maxGapMs };
+    let maxGapEndedAt = 0;
+    for (let i = 1; i < ok.length; i++) {
+      const gap = (ok[i] as LoopRecord).at - (ok[i - 1] as LoopRecord).at;
+      if (gap > maxGapMs) [maxGapMs, maxGapEndedAt] = [gap, (ok[i] as LoopRecord).at];
+    }
+    return { total: this.records.length, failures: this.records.filter((r) => isFailure(r.outcome)), maxGapMs, maxGapEndedAt };
   }
 }
