@@ -7,7 +7,8 @@
 import {
   charClass, CONNECTION_CLOSE, CONNECTION_OTHER, connectionTokens, CR, FIELD_CONNECTION, FIELD_CONTENT_LENGTH,
   FIELD_ERRORS, FIELD_EXPECT, FIELD_HOST, FIELD_HTTP2_SETTINGS, FIELD_PROXY_CONNECTION, FIELD_TRANSFER_ENCODING,
-  FIELD_UPGRADE, type FieldLine, HeadFields, latin1, LF, parseContentLength, readFieldLine, SP, TARGET, TCHAR,
+  FIELD_UPGRADE, type FieldLine, HeadFields, type HeadParseResult, latin1, LF, parseContentLength, readFieldLine, SP,
+  TARGET, TCHAR,
 } from './tokens.ts';
 
 export interface RequestHead {
@@ -37,13 +38,9 @@ export interface RequestLine {
   readonly connectionListsOthers: boolean;
 }
 
-export type RequestHeadResult =
-  | { readonly ok: true; readonly head: RequestHead }
-  | { readonly ok: false; readonly reason: string };
+export type RequestHeadResult = HeadParseResult<RequestHead>;
 
-export type RequestLineResult =
-  | { readonly ok: true; readonly head: RequestLine }
-  | { readonly ok: false; readonly reason: string };
+export type RequestLineResult = HeadParseResult<RequestLine>;
 
 /** More fields than this → hand off. */
 export const MAX_REQUEST_FIELDS = 100;

@@ -6,7 +6,7 @@
 import {
   charClass, CONNECTION_CLOSE, CONNECTION_KEEP_ALIVE, CONNECTION_OTHER, connectionTokens, CR, element, equalsLowerToken,
   FIELD_CONNECTION, FIELD_CONTENT_LENGTH, FIELD_ERRORS, FIELD_TRANSFER_ENCODING, FIELD_VALUE, type FieldLine,
-  HeadFields, latin1, LF, listElement, parseContentLength, readFieldLine, SP,
+  HeadFields, type HeadParseResult, latin1, LF, listElement, parseContentLength, readFieldLine, SP,
 } from './tokens.ts';
 
 export type BodyFraming =
@@ -27,9 +27,7 @@ export interface ResponseHead {
   readonly keepAlive: boolean;
 }
 
-export type ResponseHeadResult =
-  | { readonly ok: true; readonly head: ResponseHead }
-  | { readonly ok: false; readonly reason: string };
+export type ResponseHeadResult = HeadParseResult<ResponseHead>;
 
 /** What parseResponseHeadBytes finds besides the field table. */
 export interface StatusLine {
@@ -44,9 +42,7 @@ export interface StatusLine {
   readonly connectionListsOthers: boolean;
 }
 
-export type StatusLineResult =
-  | { readonly ok: true; readonly head: StatusLine }
-  | { readonly ok: false; readonly reason: string };
+export type StatusLineResult = HeadParseResult<StatusLine>;
 
 /** Fields in a response head the fast path handles; a longer head is answered 502. */
 export const MAX_RESPONSE_FIELDS = 256;

@@ -4,6 +4,11 @@
  * proxy only copies through), so the hot loops do one table lookup or a few compares per byte.
  */
 
+/** What a head parser returns: what it found, or why the head is not one the fast path takes. */
+export type HeadParseResult<T> =
+  | { readonly ok: true; readonly head: T }
+  | { readonly ok: false; readonly reason: string };
+
 /** RFC 9110 tchar: `!#$%&'*+-.^_`|~`, DIGIT, ALPHA. */
 export const TCHAR = 1;
 /** A field-value / reason-phrase char: HTAB, SP, VCHAR, obs-text (0x80–0xFF). */
