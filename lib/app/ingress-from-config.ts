@@ -2,7 +2,7 @@
  * The ingress side of the daemon: an IngressController feeding the IngressServer it publishes tables to, and (with
  * an API server and --ingress-status-address) an IngressStatusPublisher writing status.loadBalancer.
  */
-import type { Config } from '../config/types.ts';
+import { ingressEnabled, type Config } from '../config/types.ts';
 import type { IngressSide } from '../daemon.ts';
 import { IngressController } from '../ingress/controller.ts';
 import { IngressServer } from '../ingress/server.ts';
@@ -111,7 +111,7 @@ export interface IngressHooks {
 }
 
 export const ingressFromConfig = (config: Config, logger: Logger, hooks: IngressHooks = {}): DaemonIngress | undefined => {
-  if (!config.ingressHttpAddress && !config.ingressHttpsAddress) return undefined;
+  if (!ingressEnabled(config)) return undefined;
   const server = new IngressServer({
     ...(config.ingressHttpAddress ? { http: config.ingressHttpAddress } : {}),
     ...(config.ingressHttpsAddress ? { https: config.ingressHttpsAddress } : {}),

@@ -5,7 +5,7 @@
  */
 import { availableParallelism, hostname } from 'node:os';
 import { resolveNodeName } from '../config/command-line.ts';
-import type { Config } from '../config/types.ts';
+import { ingressEnabled, type Config } from '../config/types.ts';
 import { ConntrackCleaner } from '../conntrack/cleaner.ts';
 import { ConntrackCli, type ConntrackDeleter } from '../conntrack/conntrack.ts';
 import { applyConntrackSysctls, procKernelParams, type KernelParams } from '../conntrack/sysctls.ts';
@@ -158,7 +158,7 @@ export class NodeServices {
     await this.#readyFile?.clear();
     const params = this.#drivers.kernelParams ?? procKernelParams;
     // Listeners are shared with the next pod during a rollout (SO_REUSEPORT): see lib/handover/README.md.
-    if (this.#config.ingressHttpAddress || this.#config.ingressHttpsAddress) await enableListenerMigration(params, this.#logger);
+    if (ingressEnabled(this.#config)) await enableListenerMigration(params, this.#logger);
     if (this.#config.proxyMode !== 'none') {
       await applyConntrackSysctls(
         this.#config.conntrack,

@@ -1,5 +1,5 @@
 /** Chooses the object source a Config asks for: a manifests directory, or an API server. */
-import type { Config } from '../config/types.ts';
+import { ingressEnabled, type Config } from '../config/types.ts';
 import { KubeSource } from '../source/kube.ts';
 import { ManifestsSource, type ManifestProblem } from '../source/manifests.ts';
 import { PROXY_KINDS, type ResourceKind, type Source } from '../source/types.ts';
@@ -17,7 +17,7 @@ export interface SourceHooks {
  */
 export const watchedKinds = (config: Config): readonly ResourceKind[] => [
   ...PROXY_KINDS,
-  ...(config.ingressHttpAddress || config.ingressHttpsAddress ? (['Ingress', 'IngressClass'] as const) : []),
+  ...(ingressEnabled(config) ? (['Ingress', 'IngressClass'] as const) : []),
   ...(config.ingressHttpsAddress ? (['Secret'] as const) : []),
 ];
 

@@ -85,6 +85,10 @@ export interface Config {
   readonly featureGates: Readonly<Record<string, boolean>>;
 }
 
+/** At least one ingress listener is configured (both flags given as "" turn the ingress off). */
+export const ingressEnabled = (config: Pick<Config, 'ingressHttpAddress' | 'ingressHttpsAddress'>): boolean =>
+  config.ingressHttpAddress !== undefined || config.ingressHttpsAddress !== undefined;
+
 /** kube-proxy's defaults where kube-proxy has the setting. */
 export const DEFAULTS = {
   proxyMode: 'nftables',
