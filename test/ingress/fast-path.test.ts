@@ -786,6 +786,24 @@ test('stop(drain): the in-flight request completes with connection: close; an id
   t.true(Date.now() - t0 < 2000, 'stop returns once drained');
 });
 
+test('stop(drain): the idle grace holds for a connection whose last request came long after the coarse clock was read', async (t) => {
+  const b = await backend(t, echoHandler);
+  const { proxy, port } = await startProxy(t, everything(b.port));
+  // Accepting ticks the clock and starts the 1 s sweep; nothing ticks it again for the next 600 ms, so the request
+  // below is stamped with a clock 600 ms behind the read.
+  const idle = await client(t, port);
+  await delay(600);
+  idle.write(get('/late-in-the-tick'));
+  t.is((await readResponse(idle)).status, 200);
+  await delay(50);
+  const stopping = Date.now();
+  const stopped = proxy.stop(5000);
+  t.true(await idle.endsWithin(2000), 'closed once the grace is over');
+  const closedAfter = Date.now() - stopping;
+  t.true(closedAfter >= 450, `idle connection closed ${closedAfter} ms into the drain`);
+  await stopped;
+});
+
 // 13. TLS
 
 const tlsTest = haveOpenssl() ? test : test.skip;

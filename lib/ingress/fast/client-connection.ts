@@ -46,7 +46,8 @@ export class ClientConnection implements ExchangeClient {
   #pausedForUpstream = false;
   #pausedForBuffer = false;
   #closed = false;
-  #draining = false;
+  /** clock.now when the server began to drain (the listener ticks the clock first, so it is exact). */
+  #drainingSince: number | undefined;
   /** performance.now() of the last byte read; of the first byte of a partial head. */
   #lastActivity: number;
   /** When we ended our side; a peer that never closes its side is destroyed after the keep-alive timeout. */
@@ -350,19 +351,21 @@ export class ClientConnection implements ExchangeClient {
       }
       return;
     }
-    if (now - this.#lastActivity > (this.#draining ? DRAIN_IDLE_MS : ctx.keepAliveTimeoutMs)) this.#finishConnection();
+    // Draining, the grace counts from the drain's start or a later read, never from an activity stamp alone: a stamp
+    // is the coarse clock's, up to a sweep interval (1 s by default) older than the read, which would eat the grace.
+    if (this.#drainingSince !== undefined) {
+      if (now - Math.max(this.#lastActivity, this.#drainingSince) > DRAIN_IDLE_MS) this.#finishConnection();
+    } else if (now - this.#lastActivity > ctx.keepAliveTimeoutMs) this.#finishConnection();
   }
 
   /**
-   * Server stopping: the response in flight, or the next one, says `Connection: close`. An idle connection is closed
-   * once it has been idle for DRAIN_IDLE_MS, not at once: a client that has just had an answer is likely sending its
-   * next request on it right now, which a close would reset; one that waited that long is no likelier to than at
-   * any keep-alive timeout.
+   * Server stopping: the response in flight, or the next one, says `Connection: close`. An idle connection is kept
+   * DRAIN_IDLE_MS from here, then closed by the sweep: a client that has just had an answer is likely sending its
+   * next request on it right now, which a close would reset.
    */
   drain(): void {
     this.closeAfterResponse = true;
-    this.#draining = true;
-    if (this.idle && this.#ctx.clock.now - this.#lastActivity >= DRAIN_IDLE_MS) this.#finishConnection();
+    this.#drainingSince = this.#ctx.clock.now;
   }
 }
 

@@ -8,10 +8,13 @@ import type { FastContext } from './context.ts';
 
 export type FastContextInput = Omit<FastContext, 'forget'>;
 
+/** Sweep interval while draining: the idle grace (500 ms) is enforced to within this. */
+const DRAIN_SWEEP_MS = 50;
+
 export class FastListener {
   readonly #ctx: FastContext;
   readonly #connections = new Set<ClientConnection>();
-  readonly #sweepMs: number;
+  #sweepMs: number;
   #timer: NodeJS.Timeout | undefined;
 
   constructor(input: FastContextInput) {
@@ -38,9 +41,17 @@ export class FastListener {
     }
   }
 
-  /** Stop: idle connections close now, busy ones after their response. */
+  /**
+   * Stop: busy connections close after their response, idle ones after a short grace (ClientConnection.drain),
+   * which the sweep enforces at a finer interval from now on.
+   */
   drain(): void {
+    this.#ctx.clock.tick();
     for (const conn of this.#connections) conn.drain();
+    this.#sweepMs = Math.min(this.#sweepMs, DRAIN_SWEEP_MS);
+    if (this.#timer === undefined) return; // nothing to sweep
+    clearInterval(this.#timer);
+    this.#timer = setInterval(() => this.#sweep(), this.#sweepMs).unref();
   }
 
   destroyAll(): void {
