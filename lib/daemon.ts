@@ -25,8 +25,8 @@ export interface IngressSide {
   update(snapshot: Snapshot): Promise<void>;
   /** Its first route table is published and its listeners bound (connections are answered, not held). */
   readonly serving: boolean;
-  /** `listenAfterFirstTable`: another switchyard serves the ports meanwhile, so bind only when there is a table. */
-  start(options: { readonly listenAfterFirstTable: boolean }): Promise<void>;
+  /** Binds its listeners now, or — beside another switchyard serving the same ports — after the first table. */
+  start(): Promise<void>;
   stop(drainMs: number): Promise<void>;
 }
 
@@ -37,8 +37,6 @@ export interface IngressSide {
 export interface WriterLeaseSide {
   readonly held: boolean;
   attach(handlers: { readonly beforeRelease: () => Promise<void>; readonly regained: () => void }): void;
-  /** Another process holds it: a switchyard already serves this node (this one is the newcomer of a rollout). */
-  heldElsewhere(): Promise<boolean>;
   /** Take it, asking a holder to hand over; true when held. */
   take(): Promise<boolean>;
   stop(): Promise<void>;
@@ -137,12 +135,7 @@ export class Daemon {
   async start(): Promise<void> {
     if (this.#started) return;
     this.#started = true;
-    // Beside a running switchyard the ingress ports are served already; bound before this daemon's first table, its
-    // listeners would be handed about half of the new connections and hold them through the initial listing.
-    if (this.#parts.ingress) {
-      const listenAfterFirstTable = (await this.#parts.lease?.heldElsewhere()) ?? false;
-      await this.#parts.ingress.start({ listenAfterFirstTable });
-    }
+    await this.#parts.ingress?.start();
     this.#scheduler.start();
     await this.#parts.source.start((event) => this.#onEvent(event));
   }

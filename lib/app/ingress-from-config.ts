@@ -2,8 +2,11 @@
  * The ingress side of the daemon: an IngressController feeding the IngressServer it publishes tables to, and (with
  * an API server and --ingress-status-address) an IngressStatusPublisher writing status.loadBalancer.
  */
+import { formatHostPort, type HostPort } from '../config/values.ts';
 import { ingressEnabled, type Config } from '../config/types.ts';
 import type { IngressSide } from '../daemon.ts';
+import { AbstractSocketTransport } from '../handover/abstract-socket.ts';
+import { NodePresence } from '../handover/presence.ts';
 import { IngressController } from '../ingress/controller.ts';
 import { IngressServer } from '../ingress/server.ts';
 import type { RequestRecord } from '../ingress/proxy.ts';
@@ -14,15 +17,32 @@ import type { Snapshot } from '../state/service-state.ts';
 import type { SourceEvent } from '../source/types.ts';
 import type { Logger } from '../telemetry/logger-types.ts';
 
+/** Whether another switchyard serves these ports (lib/handover/presence.ts); NodePresence, or a fake. */
+export interface IngressPresence {
+  heldElsewhere(): Promise<boolean>;
+  claim(): void;
+  stop(): Promise<void>;
+}
+
+export interface DaemonIngressOptions {
+  /** An HTTPS listener is configured (Secrets are watched). */
+  readonly tls: boolean;
+  readonly status?: IngressStatusPublisher | undefined;
+  /** Without one, the listeners are always bound at start. */
+  readonly presence?: IngressPresence | undefined;
+}
+
 export class DaemonIngress implements IngressSide {
   readonly #server: IngressServer;
   readonly #controller: IngressController;
   readonly #status: IngressStatusPublisher | undefined;
+  readonly #presence: IngressPresence | undefined;
 
-  /** `tls`: an HTTPS listener is configured (Secrets are watched). */
-  constructor(server: IngressServer, logger: Logger, tls: boolean, status?: IngressStatusPublisher) {
+  constructor(server: IngressServer, logger: Logger, options: DaemonIngressOptions) {
+    const { tls, status } = options;
     this.#server = server;
     this.#status = status;
+    this.#presence = options.presence;
     this.#controller = new IngressController({
       logger,
       tls,
@@ -56,12 +76,21 @@ export class DaemonIngress implements IngressSide {
     return this.#server.addresses();
   }
 
-  start(options: { readonly listenAfterFirstTable: boolean }): Promise<void> {
-    return this.#server.start({ listen: options.listenAfterFirstTable ? 'after-first-table' : 'now' });
+  /**
+   * Beside a running switchyard (a rollout's newcomer) the ports are served already: bound before this process's
+   * first table, its listeners would be handed about half of the new connections and hold them through the initial
+   * listing. So they are bound after it; and once bound, this process claims the presence for the next newcomer.
+   */
+  async start(): Promise<void> {
+    const besideAnother = (await this.#presence?.heldElsewhere()) ?? false;
+    await this.#server.start({ listen: besideAnother ? 'after-first-table' : 'now' });
+    const presence = this.#presence;
+    if (presence) void this.#server.bound().then(() => presence.claim());
   }
 
   async stop(drainMs: number): Promise<void> {
-    await Promise.all([this.#status?.stop(), this.#server.stop(drainMs)]);
+    // Released at once: the listeners close now, so a process starting during the drain must bind at its start.
+    await Promise.all([this.#status?.stop(), this.#server.stop(drainMs), this.#presence?.stop()]);
   }
 }
 
@@ -110,6 +139,15 @@ export interface IngressHooks {
   readonly onListenFailure?: () => void;
 }
 
+/**
+ * One abstract socket name per set of ingress addresses: two switchyards on a node share it only when they serve
+ * the same ports (the old and the new pod of a rollout), whatever their proxy modes.
+ */
+export const ingressPresenceName = (config: Pick<Config, 'ingressHttpAddress' | 'ingressHttpsAddress'>): string => {
+  const text = (address: HostPort | undefined): string => (address ? formatHostPort(address) : '');
+  return `switchyard/ingress http=${text(config.ingressHttpAddress)} https=${text(config.ingressHttpsAddress)}`;
+};
+
 export const ingressFromConfig = (config: Config, logger: Logger, hooks: IngressHooks = {}): DaemonIngress | undefined => {
   if (!ingressEnabled(config)) return undefined;
   const server = new IngressServer({
@@ -121,5 +159,9 @@ export const ingressFromConfig = (config: Config, logger: Logger, hooks: Ingress
     ...hooks,
     holdUntilFirstTable: true,
   });
-  return new DaemonIngress(server, logger, config.ingressHttpsAddress !== undefined, statusPublisherFromConfig(config, logger));
+  return new DaemonIngress(server, logger, {
+    tls: config.ingressHttpsAddress !== undefined,
+    status: statusPublisherFromConfig(config, logger),
+    presence: new NodePresence({ transport: new AbstractSocketTransport(ingressPresenceName(config)), logger }),
+  });
 };

@@ -54,16 +54,6 @@ export class WriterLease {
     return this.#reclaimTimer !== undefined;
   }
 
-  /** Another process holds the lease now: a switchyard already runs on this node. */
-  async heldElsewhere(): Promise<boolean> {
-    if (this.held) return false;
-    try {
-      return await this.#options.transport.isHeld();
-    } catch {
-      return false;
-    }
-  }
-
   /** Take the lease, asking a holder to hand over. True when held. Not to be called after a handover. */
   async take(): Promise<boolean> {
     if (this.held) return true;

@@ -102,6 +102,8 @@ export class IngressServer {
   /** start() left the binding to the first setRouteTable(). */
   #listenDeferred = false;
   #listenRetry: NodeJS.Timeout | undefined;
+  /** Resolves once every configured listener is bound (never, when stopped first). */
+  readonly #bound = Promise.withResolvers<void>();
   /** The deferred bind's latest attempt. */
   #listenAttempt: Promise<void> = Promise.resolve();
   /** SecureContexts by Secret key, rebuilt only when the PEM text changes (a renewed Secret). */
@@ -162,6 +164,11 @@ export class IngressServer {
     return this.#listenAttempt;
   }
 
+  /** Resolves once the listeners are bound: at start, or after the first table when start() deferred it. */
+  bound(): Promise<void> {
+    return this.#bound.promise;
+  }
+
   get routeTable(): RouteTable {
     return this.#table;
   }
@@ -192,6 +199,7 @@ export class IngressServer {
       return;
     }
     this.#listening = true;
+    this.#bound.resolve();
   }
 
   async #listenAfterFirstTable(): Promise<void> {

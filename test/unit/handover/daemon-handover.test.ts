@@ -4,7 +4,7 @@
  * with a full sync when the newcomer dies.
  */
 import test from 'ava';
-import { Daemon, type IngressSide, type SyncScheduler } from '../../../lib/daemon.ts';
+import { Daemon, type SyncScheduler } from '../../../lib/daemon.ts';
 import type { Dataplane, SyncHint, SyncResult } from '../../../lib/dataplane/types.ts';
 import { FakeLeaseNamespace } from '../../../lib/handover/fake-transport.ts';
 import { WriterLease } from '../../../lib/handover/lease.ts';
@@ -45,28 +45,8 @@ const service = (name: string, ip: string): SourceEvent[] => [
   upsert('EndpointSlice', sliceObject(`${name}-1`, name, { ports: [{ name: 'http', port: 8080, protocol: 'TCP' }], endpoints: [ep('10.244.1.5')] })),
 ];
 
-/** Says how it was started; serving from the first update on. */
-class RecordingIngress implements IngressSide {
-  startedWith: { readonly listenAfterFirstTable: boolean } | undefined;
-  serving = false;
-  apply(): { readonly changed: boolean } {
-    return { changed: false };
-  }
-  update(): Promise<void> {
-    this.serving = true;
-    return Promise.resolve();
-  }
-  start(options: { readonly listenAfterFirstTable: boolean }): Promise<void> {
-    this.startedWith = options;
-    return Promise.resolve();
-  }
-  stop(): Promise<void> {
-    return Promise.resolve();
-  }
-}
-
 /** A daemon whose syncs run one at a time when the test says so (syncNow); requests for one are counted. */
-const daemonOn = async (ns: FakeLeaseNamespace, ingress?: IngressSide) => {
+const daemonOn = async (ns: FakeLeaseNamespace) => {
   const dataplane = new RecordingDataplane();
   const lease = new WriterLease({ transport: ns.transport(), logger: nullLogger, handoverTimeoutMs: 200, reclaimIntervalMs: 10 });
   let sink: SourceSink = () => undefined;
@@ -79,7 +59,7 @@ const daemonOn = async (ns: FakeLeaseNamespace, ingress?: IngressSide) => {
     source: { start: (s) => ((sink = s), Promise.resolve()), stop: () => Promise.resolve() },
     planOptions: { nodeName: 'node-a', clusterCIDRs: [], nodePortAddresses: undefined, masqueradeAll: false },
     dataplane,
-    ingress,
+    ingress: undefined,
     lease,
     scheduler: (sync): SyncScheduler => ((syncFn = sync), { request: () => void requests++, start: () => undefined, stop: () => chain }),
   });
@@ -171,26 +151,4 @@ test('a holder that does not hand over: the newcomer\'s sync fails with ERR_LEAS
   t.deepEqual(next.dataplane.writes, []);
   t.false(next.daemon.ready);
   t.true(old.lease.held);
-});
-
-test('ingress listeners: a daemon started beside a running switchyard binds them after its first table; alone, at start', async (t) => {
-  const ns = new FakeLeaseNamespace();
-  const firstIngress = new RecordingIngress();
-  const first = await daemonOn(ns, firstIngress);
-  t.teardown(() => first.daemon.stop());
-  t.deepEqual(firstIngress.startedWith, { listenAfterFirstTable: false }, 'nobody serves the node yet');
-  first.emit(service('web', '10.96.0.10'));
-  await first.syncNow();
-  t.true(first.daemon.ready);
-
-  const nextIngress = new RecordingIngress();
-  const next = await daemonOn(ns, nextIngress);
-  t.deepEqual(nextIngress.startedWith, { listenAfterFirstTable: true }, 'the first one serves meanwhile');
-  await next.daemon.stop();
-  await first.daemon.stop();
-
-  const aloneIngress = new RecordingIngress();
-  const alone = await daemonOn(ns, aloneIngress);
-  t.teardown(() => alone.daemon.stop());
-  t.deepEqual(aloneIngress.startedWith, { listenAfterFirstTable: false }, 'a restart after the holder is gone');
 });
