@@ -10,7 +10,10 @@ import { promisify } from 'node:util';
 import { buildDaemon } from '../../lib/app/run-command.ts';
 import { recordingLogger } from '../../lib/telemetry/logger-types.ts';
 import { TestApiServer, writeKubeconfig } from '../support/apiserver/index.ts';
-import { closedPort, startBackend } from '../ingress/helpers.ts';
+import { X509Certificate } from 'node:crypto';
+import { connect as tlsConnect } from 'node:tls';
+import { closedPort, haveOpenssl, opensslCert, startBackend } from '../ingress/helpers.ts';
+import { tlsSecret } from '../unit/ingress/fixtures.ts';
 import {
   NODE,
   STATUS_ADDRESS,
@@ -142,4 +145,51 @@ test('API server: a request made while Ingresses are still being listed waits fo
   );
   const opened = logger.lines.find((l) => l.msg === 'ingress: first route table; serving');
   t.is((opened?.fields as { released?: number } | undefined)?.released, 1);
+});
+
+/** The fingerprint of the certificate the server presents for `servername`. */
+const presented = (port: number, servername: string): Promise<string> =>
+  new Promise((resolve, reject) => {
+    const socket = tlsConnect({ host: '127.0.0.1', port, servername, rejectUnauthorized: false }, () => {
+      const cert = socket.getPeerX509Certificate();
+      socket.destroy();
+      if (cert) resolve(cert.fingerprint256);
+      else reject(new Error('no peer certificate'));
+    });
+    socket.on('error', reject);
+  });
+
+test('API server: Secrets forbidden (RBAC without secrets) — HTTP served at once, HTTPS with the default certificate until they can be listed', async (t) => {
+  if (!haveOpenssl()) return t.fail('openssl is needed to make the test certificate');
+  const server = new TestApiServer({ bookmarkIntervalMs: 500 });
+  const url = await server.start();
+  const a = await startBackend('a');
+  const port = await closedPort();
+  const tlsPort = await closedPort();
+  const pair = opensslCert('shop.example.test');
+  const site = ingress('site', '/app', 'web');
+  (site.spec as Record<string, unknown>).tls = [{ hosts: ['shop.example.test'], secretName: 'shop-tls' }];
+  const secret = { apiVersion: 'v1', kind: 'Secret', ...tlsSecret('shop-tls', pair.cert, pair.key) };
+  for (const o of [node(), ourClass(), service('web', '10.96.0.10'), slice('web', a.port), site, secret]) server.create(o);
+  server.failNext(1_000, { pathIncludes: '/secrets', status: 403 });
+  const logger = recordingLogger();
+  const config = await configFor(['--kubeconfig', await writeKubeconfig(url), '--ingress-https-address', `127.0.0.1:${tlsPort}`], port);
+  const daemon = buildDaemon(config, NODE, logger);
+  t.teardown(async () => {
+    await daemon.stop(0);
+    await Promise.all([server.stop(), a.close()]);
+  });
+  await daemon.start();
+
+  // Held for the whole 60 s before: the Secret list never succeeded, so no table was ever built.
+  const served = await within('HTTP served while Secrets are forbidden', 5_000, () => get(port, '/app/x'), (s) => s.backend === 'a');
+  const forbidden = logger.lines.filter((l) => l.level === 'error' && l.msg?.includes('listing Secrets is forbidden'));
+  t.is(forbidden.length, 1, 'one error line names the missing grant');
+  t.true(server.requests.some((r) => r.url.includes('/secrets') && r.status === 403));
+  const secretCert = new X509Certificate(pair.cert).fingerprint256;
+  t.not(await presented(tlsPort, 'shop.example.test'), secretCert, 'the default certificate meanwhile');
+
+  server.clearFailures();
+  const picked = await within('the Secret picked up once allowed', 15_000, () => presented(tlsPort, 'shop.example.test'), (f) => f === secretCert);
+  t.log(`HTTP served after ${served.toFixed(0)} ms with Secrets forbidden; certificate picked up ${picked.toFixed(0)} ms after the grant`);
 });

@@ -46,6 +46,26 @@ test('synced waits for the list: no synced event while the server only fails', a
   t.true(rig.source.stats()[0]!.restarts >= 3);
 });
 
+test('403 Forbidden: Secrets count as listed and empty (then arrive once allowed); Services never do', async (t) => {
+  const rig = await startRig({
+    kinds: ['Service', 'Secret'],
+    seed: seedCluster,
+    beforeStart: (s) => s.failNext(1_000, { pathIncludes: '/secrets', status: 403 }),
+  });
+  t.teardown(rig.close);
+  await waitFor('Secret synced though forbidden', () => rig.recorder.synced.get('Secret') === 1);
+  t.false(rig.recorder.state.has('Secret/default/cert'), 'nothing listed yet');
+  t.is(rig.logger.lines.filter((l) => l.level === 'error' && l.msg?.includes('listing Secrets is forbidden')).length, 1);
+  rig.server.clearFailures();
+  await waitFor('the Secret arrives once allowed', () => rig.recorder.state.has('Secret/default/cert'), 10_000);
+  t.is(rig.recorder.synced.get('Secret'), 1, 'synced once, not again after the real list');
+
+  const services = await startRig({ kinds: ['Service'], seed: seedCluster, beforeStart: (s) => s.failNext(1_000, { pathIncludes: '/services', status: 403 }) });
+  t.teardown(services.close);
+  await waitFor('a few forbidden attempts', () => services.source.stats()[0]!.restarts >= 2, 10_000);
+  t.is(services.recorder.synced.get('Service'), undefined, 'a forbidden Service list is never taken for "no Services"');
+});
+
 test('--master with a plain http:// URL and no kubeconfig connects (kube-proxy insecure-port use)', async (t) => {
   const server = new TestApiServer();
   const url = await server.start();

@@ -29,6 +29,9 @@ export interface WatchTiming {
 
 export type RestartReason = 'error' | 'stale';
 
+const statusCodeOf = (err: unknown): number | undefined =>
+  typeof err === 'object' && err !== null && 'statusCode' in err && typeof err.statusCode === 'number' ? err.statusCode : undefined;
+
 export interface KindStats {
   readonly kind: string;
   readonly synced: boolean;
@@ -171,11 +174,25 @@ export class KindWatcher {
     this.touch();
     for (const e of this.emitted.reconcile(result.items)) this.send(e);
     if (!this.synced) {
-      this.synced = true;
       this.deps.logger.info({ kind: spec.kind, objects: result.items.length }, 'initial list delivered');
-      this.deps.emit({ type: 'synced', kind: spec.kind });
+      this.markSynced();
     }
     return result;
+  }
+
+  private markSynced(): void {
+    this.synced = true;
+    this.deps.emit({ type: 'synced', kind: this.spec.kind });
+  }
+
+  /** Before the first list: a kind that may be missing from RBAC (KindSpec.forbiddenMeansNone) counts as empty. */
+  private syncedAsNoneWhenForbidden(err: unknown): void {
+    if (this.synced || !this.spec.forbiddenMeansNone || statusCodeOf(err) !== 403) return;
+    this.deps.logger.error(
+      { kind: this.spec.kind, cause: describeCause(err) },
+      `listing ${this.spec.kind}s is forbidden; going on without them (still retrying): grant list/watch on ${this.spec.path}`,
+    );
+    this.markSynced();
   }
 
   private send(event: SourceEvent | undefined): void {
@@ -190,6 +207,7 @@ export class KindWatcher {
 
   private scheduleRestart(err: unknown): void {
     if (this.restartTimer) return;
+    this.syncedAsNoneWhenForbidden(err);
     const delayMs = this.backoff.next(Date.now());
     this.restarts++;
     this.deps.onRestart?.(this.spec.kind, 'error');

@@ -13,6 +13,12 @@ export interface KindSpec {
   readonly path: string;
   readonly labelSelector?: string;
   readonly fieldSelector?: string;
+  /**
+   * A list refused with 403 Forbidden counts as listed and empty (kept retrying meanwhile). Only for kinds whose
+   * absence degrades one feature: Secrets missing from RBAC must not keep the whole ingress from serving. Never for
+   * Services or EndpointSlices, where "none" would delete every Service's rules.
+   */
+  readonly forbiddenMeansNone?: boolean;
 }
 
 /** kube-proxy's selector: not owned by another service proxy, not headless. */
@@ -33,7 +39,13 @@ export const KIND_SPECS: Readonly<Record<ResourceKind, KindSpec>> = {
     apiVersion: 'networking.k8s.io/v1',
     path: '/apis/networking.k8s.io/v1/ingressclasses',
   },
-  Secret: { kind: 'Secret', apiVersion: 'v1', path: '/api/v1/secrets', fieldSelector: 'type=kubernetes.io/tls' },
+  Secret: {
+    kind: 'Secret',
+    apiVersion: 'v1',
+    path: '/api/v1/secrets',
+    fieldSelector: 'type=kubernetes.io/tls',
+    forbiddenMeansNone: true,
+  },
 };
 
 /** The spec of one kind for the proxy on `nodeName`: its Node watch selects that Node alone. */

@@ -125,6 +125,10 @@ export class TestApiServer {
   failNext(count: number, filter: RequestFilter & { status?: number } = {}): void {
     this.failRules.push({ ...filter, remaining: count, status: filter.status ?? 500 });
   }
+  /** Forget every pending failNext rule: the server answers normally again. */
+  clearFailures(): void {
+    this.failRules = [];
+  }
   /** The next `count` matching watch requests get an ERROR 410 Expired event, as if their RV were compacted. */
   expireNextWatch(count = 1, filter?: RequestFilter): void {
     this.expireRules.push({ ...filter, remaining: count });
