@@ -155,6 +155,7 @@ export const ingressFromConfig = (config: Config, logger: Logger, hooks: Ingress
     ...(config.ingressHttpsAddress ? { https: config.ingressHttpsAddress } : {}),
     connectTimeoutMs: config.ingressUpstream.connectTimeoutMs,
     responseTimeoutMs: config.ingressUpstream.timeoutMs,
+    keepAliveTimeoutMs: config.ingressKeepAliveTimeoutMs,
     logger,
     ...hooks,
     holdUntilFirstTable: true,

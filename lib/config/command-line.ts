@@ -214,6 +214,9 @@ const buildConfig = (cli: SettingsPatch, file: SettingsPatch, fromFile: Readonly
   const connectTimeoutMs = s.ingressUpstreamConnectTimeoutMs ?? DEFAULTS.ingressUpstream.connectTimeoutMs;
   if (connectTimeoutMs <= 0) fail(['ingressUpstreamConnectTimeoutMs'], 'invalid value for --ingress-upstream-connect-timeout: must be greater than 0');
 
+  const keepAliveTimeoutMs = s.ingressKeepAliveTimeoutMs ?? DEFAULTS.ingressKeepAliveTimeoutMs;
+  if (keepAliveTimeoutMs <= 0) fail(['ingressKeepAliveTimeoutMs'], 'invalid value for --ingress-keepalive-timeout: must be greater than 0');
+
   const verbosity = s.verbosity ?? DEFAULTS.verbosity;
   const featureGates = s.featureGates ?? {};
   if (Object.keys(featureGates).length > 0) {
@@ -247,6 +250,7 @@ const buildConfig = (cli: SettingsPatch, file: SettingsPatch, fromFile: Readonly
       connectTimeoutMs,
       timeoutMs: s.ingressUpstreamTimeoutMs ?? DEFAULTS.ingressUpstream.timeoutMs,
     },
+    ingressKeepAliveTimeoutMs: keepAliveTimeoutMs,
     syncPeriodMs,
     minSyncPeriodMs,
     conntrack: {

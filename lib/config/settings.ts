@@ -36,6 +36,7 @@ export interface Settings {
   readonly readyFile: string;
   readonly ingressUpstreamConnectTimeoutMs: number;
   readonly ingressUpstreamTimeoutMs: number;
+  readonly ingressKeepAliveTimeoutMs: number;
   readonly syncPeriodMs: number;
   readonly minSyncPeriodMs: number;
   readonly conntrackMaxPerCore: number;
@@ -124,6 +125,7 @@ export const FLAG_SPECS: readonly AnyFlagSpec[] = [
   flag({ flags: '--ready-file <path>', key: 'readyFile', description: 'created once this process has programmed the node (rules written; ingress serving), removed at start and exit: for an exec startup probe in a surge rollout', defaultText: 'none', parse: str }),
   flag({ flags: '--ingress-upstream-connect-timeout <duration>', key: 'ingressUpstreamConnectTimeoutMs', description: 'Ingress: time allowed to connect to a backend', defaultText: d(DEFAULTS.ingressUpstream.connectTimeoutMs), parse: duration }),
   flag({ flags: '--ingress-upstream-timeout <duration>', key: 'ingressUpstreamTimeoutMs', description: 'Ingress: time allowed for a backend to answer (0 = none)', defaultText: d(DEFAULTS.ingressUpstream.timeoutMs), parse: duration }),
+  flag({ flags: '--ingress-keepalive-timeout <duration>', key: 'ingressKeepAliveTimeoutMs', description: 'Ingress: how long an idle client keep-alive connection stays open', defaultText: d(DEFAULTS.ingressKeepAliveTimeoutMs), parse: duration }),
   flag({ flags: '--sync-period <duration>', key: 'syncPeriodMs', description: 'full dataplane resync period (Go duration)', defaultText: d(DEFAULTS.syncPeriodMs), parse: duration }),
   flag({ flags: '--min-sync-period <duration>', key: 'minSyncPeriodMs', description: 'minimum time between syncs; changes within it are batched', defaultText: `${d(DEFAULTS.minSyncPeriodMs)} (ipvs mode: ${d(DEFAULTS.ipvsMinSyncPeriodMs)})`, parse: duration }),
   flag({ flags: '--iptables-sync-period <duration>', key: 'syncPeriodMs', description: 'deprecated alias of --sync-period', defaultText: d(DEFAULTS.syncPeriodMs), parse: duration }),

@@ -66,6 +66,8 @@ export interface Config {
   /** IP or hostname to publish in Ingress status.loadBalancer; undefined = publish nothing. */
   readonly ingressStatusAddress: string | undefined;
   readonly ingressUpstream: IngressUpstreamConfig;
+  /** How long an idle client keep-alive connection stays open. */
+  readonly ingressKeepAliveTimeoutMs: number;
   /**
    * A file this process creates once it has programmed the node, for an exec startup probe: during a surge
    * rollout both pods answer on the shared /healthz port, this file is the pod's own.
@@ -113,4 +115,7 @@ export const DEFAULTS = {
   detectLocalMode: 'ClusterCIDR',
   verbosity: 0,
   ingressUpstream: { connectTimeoutMs: 5_000, timeoutMs: 60_000 },
+  // nginx's keepalive_timeout (and ingress-nginx's keep-alive): longer than common clients' idle pools, so the client,
+  // not the proxy, closes an idle connection — a proxy closing first races a request being sent on it.
+  ingressKeepAliveTimeoutMs: 75_000,
 } as const satisfies Record<string, unknown>;

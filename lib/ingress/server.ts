@@ -37,6 +37,8 @@ export interface IngressServerOptions {
   readonly connectTimeoutMs?: number;
   /** Time to upstream response headers, and longest silence inside a response body. Default 60 s. */
   readonly responseTimeoutMs?: number;
+  /** An idle client keep-alive connection is closed after this (within one sweep, ≤ 1 s, later). Default 75 s. */
+  readonly keepAliveTimeoutMs?: number;
   /** Request header bytes (node's maxHeaderSize); larger requests get 431. Default 16 KiB. */
   readonly maxHeaderSize?: number;
   /** Request body bytes; larger bodies get 413. Default 10 MiB. */
@@ -221,8 +223,10 @@ export class IngressServer {
     const o = this.#options;
     const maxHeaderSize = o.maxHeaderSize ?? 16 * 1024;
     const shouldUpgradeCallback = (req: IncomingMessage) => req.headers.upgrade?.toLowerCase() === 'websocket';
+    const keepAliveTimeout = o.keepAliveTimeoutMs ?? 75_000;
     if (o.http) {
       const handoff = createHttpServer({ maxHeaderSize, shouldUpgradeCallback });
+      handoff.keepAliveTimeout = keepAliveTimeout;
       const listener = this.#fastListener(handoff, 'http', maxHeaderSize);
       // Paused on accept (pauseOnConnect): nothing is read before the fast path owns the socket.
       const gate = this.#gate('http', (socket) => {
@@ -236,6 +240,7 @@ export class IngressServer {
       const pair = o.defaultCertificate ?? generateSelfSigned('switchyard.invalid');
       this.#defaultContext = createSecureContext({ cert: pair.cert, key: pair.key });
       const handoff = createHttpServer({ maxHeaderSize, shouldUpgradeCallback });
+      handoff.keepAliveTimeout = keepAliveTimeout;
       const listener = this.#fastListener(handoff, 'https', maxHeaderSize);
       const tls = createTlsServer(
         {

@@ -50,7 +50,7 @@ export class ClientConnection implements ExchangeClient {
   #drainingSince: number | undefined;
   /** performance.now() of the last byte read; of the first byte of a partial head. */
   #lastActivity: number;
-  /** When we ended our side; a peer that never closes its side is destroyed after the keep-alive timeout. */
+  /** When we ended our side; a peer that never closes its side is destroyed HALF_CLOSED_LINGER_MS later. */
   #closedAt = 0;
   #headSince = 0;
 
@@ -330,7 +330,9 @@ export class ClientConnection implements ExchangeClient {
   /** Timeouts, checked by the listener's periodic sweep rather than a timer per request. */
   sweep(now: number): void {
     if (this.#closed) {
-      if (this.#closedAt !== 0 && now - this.#closedAt > this.#ctx.keepAliveTimeoutMs) this.socket.destroy();
+      if (this.#closedAt !== 0 && now - this.#closedAt > Math.min(this.#ctx.keepAliveTimeoutMs, HALF_CLOSED_LINGER_MS)) {
+        this.socket.destroy();
+      }
       return;
     }
     const ctx = this.#ctx;
@@ -355,7 +357,7 @@ export class ClientConnection implements ExchangeClient {
     // is the coarse clock's, up to a sweep interval (1 s by default) older than the read, which would eat the grace.
     if (this.#drainingSince !== undefined) {
       if (now - Math.max(this.#lastActivity, this.#drainingSince) > DRAIN_IDLE_MS) this.#finishConnection();
-    } else if (now - this.#lastActivity > ctx.keepAliveTimeoutMs) this.#finishConnection();
+    } else if (now - this.#lastActivity > ctx.idleCloseAfterMs) this.#finishConnection();
   }
 
   /**
@@ -371,6 +373,8 @@ export class ClientConnection implements ExchangeClient {
 
 /** How long a draining server keeps an idle keep-alive connection open for a request already on its way. */
 const DRAIN_IDLE_MS = 500;
+/** After we ended our side: how long a peer gets to end its own before the socket is destroyed (nginx: 5 s). */
+const HALF_CLOSED_LINGER_MS = 5_000;
 
 const noop = (): void => undefined;
 

@@ -6,7 +6,7 @@ import type { Socket } from 'node:net';
 import { ClientConnection } from './client-connection.ts';
 import type { FastContext } from './context.ts';
 
-export type FastContextInput = Omit<FastContext, 'forget'>;
+export type FastContextInput = Omit<FastContext, 'forget' | 'idleCloseAfterMs'>;
 
 /** Sweep interval while draining: the idle grace (500 ms) is enforced to within this. */
 const DRAIN_SWEEP_MS = 50;
@@ -18,10 +18,14 @@ export class FastListener {
   #timer: NodeJS.Timeout | undefined;
 
   constructor(input: FastContextInput) {
-    this.#ctx = { ...input, forget: (conn) => this.#connections.delete(conn as ClientConnection) };
     // Fine enough for the shortest timeout configured (tests use ~100 ms), never busier than 100 Hz.
     const shortest = Math.min(input.responseTimeoutMs, input.keepAliveTimeoutMs, input.headersTimeoutMs);
     this.#sweepMs = Math.max(10, Math.min(1_000, Math.floor(shortest / 4)));
+    this.#ctx = {
+      ...input,
+      idleCloseAfterMs: input.keepAliveTimeoutMs + this.#sweepMs,
+      forget: (conn) => this.#connections.delete(conn as ClientConnection),
+    };
   }
 
   accept(socket: Socket): void {
