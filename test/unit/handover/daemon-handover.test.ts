@@ -12,6 +12,7 @@ import type { DesiredState } from '../../../lib/plan/types.ts';
 import type { KubeObject, SourceEvent, SourceSink } from '../../../lib/source/types.ts';
 import { nullLogger } from '../../../lib/telemetry/logger-types.ts';
 import { ep, serviceObject, sliceObject } from '../model/builders.ts';
+import { until } from './until.ts';
 
 interface Write { readonly full: boolean; readonly services: number }
 
@@ -69,13 +70,6 @@ const daemonOn = async (ns: FakeLeaseNamespace) => {
   return { daemon, dataplane, lease, emit, syncNow: async () => { await run(); await chain; }, requests: () => requests };
 };
 
-const until = async (what: string, check: () => boolean): Promise<void> => {
-  const deadline = Date.now() + 2_000;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`${what}: not within 2 s`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-};
 
 test('the newcomer writes from its first sync on; the old daemon finishes its write, then writes nothing more', async (t) => {
   const ns = new FakeLeaseNamespace();

@@ -6,6 +6,7 @@ import test from 'ava';
 import { FakeLeaseNamespace } from '../../../lib/handover/fake-transport.ts';
 import { WriterLease } from '../../../lib/handover/lease.ts';
 import { recordingLogger } from '../../../lib/telemetry/logger-types.ts';
+import { until } from './until.ts';
 
 const leaseIn = (ns: FakeLeaseNamespace, log: string[], name: string) => {
   const lease = new WriterLease({ transport: ns.transport(), logger: recordingLogger(), handoverTimeoutMs: 50, reclaimIntervalMs: 10 });
@@ -20,13 +21,6 @@ const leaseIn = (ns: FakeLeaseNamespace, log: string[], name: string) => {
   return lease;
 };
 
-const until = async (what: string, check: () => boolean, timeoutMs = 2_000): Promise<void> => {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-};
 
 test('the first taker holds the lease; a second one gets it only after the holder has stopped writing', async (t) => {
   const ns = new FakeLeaseNamespace();

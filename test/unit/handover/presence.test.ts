@@ -7,16 +7,10 @@ import { AbstractSocketTransport } from '../../../lib/handover/abstract-socket.t
 import { FakeLeaseNamespace } from '../../../lib/handover/fake-transport.ts';
 import { NodePresence } from '../../../lib/handover/presence.ts';
 import { nullLogger } from '../../../lib/telemetry/logger-types.ts';
+import { until } from './until.ts';
 
 const presenceIn = (ns: FakeLeaseNamespace): NodePresence => new NodePresence({ transport: ns.transport(), logger: nullLogger, retryMs: 10 });
 
-const until = async (what: string, check: () => boolean, timeoutMs = 2_000): Promise<void> => {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-};
 
 test('alone: a claim holds the name; the holder does not see itself as "elsewhere"', async (t) => {
   const ns = new FakeLeaseNamespace();
