@@ -37,7 +37,7 @@ export interface IngressServerOptions {
   readonly connectTimeoutMs?: number;
   /** Time to upstream response headers, and longest silence inside a response body. Default 60 s. */
   readonly responseTimeoutMs?: number;
-  /** An idle client keep-alive connection is closed after this (within one sweep, ≤ 1 s, later). Default 75 s. */
+  /** An idle client keep-alive connection is closed after this, never before (up to 2 s later). Default 75 s. */
   readonly keepAliveTimeoutMs?: number;
   /** Request header bytes (node's maxHeaderSize); larger requests get 431. Default 16 KiB. */
   readonly maxHeaderSize?: number;
