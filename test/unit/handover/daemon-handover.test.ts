@@ -4,7 +4,7 @@
  * with a full sync when the newcomer dies.
  */
 import test from 'ava';
-import { Daemon, type SyncScheduler } from '../../../lib/daemon.ts';
+import { Daemon, type IngressSide, type SyncScheduler } from '../../../lib/daemon.ts';
 import type { Dataplane, SyncHint, SyncResult } from '../../../lib/dataplane/types.ts';
 import { FakeLeaseNamespace } from '../../../lib/handover/fake-transport.ts';
 import { WriterLease } from '../../../lib/handover/lease.ts';
@@ -46,8 +46,27 @@ const service = (name: string, ip: string): SourceEvent[] => [
   upsert('EndpointSlice', sliceObject(`${name}-1`, name, { ports: [{ name: 'http', port: 8080, protocol: 'TCP' }], endpoints: [ep('10.244.1.5')] })),
 ];
 
+/** An ingress whose listeners bind when the test says so (a deferred bind, or one retried after a failure). */
+class StubIngress implements IngressSide {
+  started = 0;
+  serving = false;
+  apply(): { readonly changed: boolean } {
+    return { changed: false };
+  }
+  update(): Promise<void> {
+    return Promise.resolve();
+  }
+  start(): Promise<void> {
+    this.started++;
+    return Promise.resolve();
+  }
+  stop(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
 /** A daemon whose syncs run one at a time when the test says so (syncNow); requests for one are counted. */
-const daemonOn = async (ns: FakeLeaseNamespace) => {
+const daemonOn = async (ns: FakeLeaseNamespace, ingress?: IngressSide) => {
   const dataplane = new RecordingDataplane();
   const lease = new WriterLease({ transport: ns.transport(), logger: nullLogger, handoverTimeoutMs: 200, reclaimIntervalMs: 10 });
   let sink: SourceSink = () => undefined;
@@ -60,7 +79,7 @@ const daemonOn = async (ns: FakeLeaseNamespace) => {
     source: { start: (s) => ((sink = s), Promise.resolve()), stop: () => Promise.resolve() },
     planOptions: { nodeName: 'node-a', clusterCIDRs: [], nodePortAddresses: undefined, masqueradeAll: false },
     dataplane,
-    ingress: undefined,
+    ingress,
     lease,
     scheduler: (sync): SyncScheduler => ((syncFn = sync), { request: () => void requests++, start: () => undefined, stop: () => chain }),
   });
@@ -145,4 +164,17 @@ test('a holder that does not hand over: the newcomer\'s sync fails with ERR_LEAS
   t.deepEqual(next.dataplane.writes, []);
   t.false(next.daemon.ready);
   t.true(old.lease.held);
+});
+
+test('ready needs the rules written and the ingress serving: rules alone are not enough', async (t) => {
+  const ingress = new StubIngress();
+  const d = await daemonOn(new FakeLeaseNamespace(), ingress);
+  t.teardown(() => d.daemon.stop());
+  t.is(ingress.started, 1, 'start() starts the ingress');
+  d.emit(service('web', '10.96.0.10'));
+  await d.syncNow();
+  t.deepEqual(d.dataplane.writes, [{ full: true, services: 1 }]);
+  t.false(d.daemon.ready, 'listeners not bound yet');
+  ingress.serving = true;
+  t.true(d.daemon.ready);
 });
