@@ -221,13 +221,8 @@ export class IngressServer {
   /** The listening sockets and what they hand connections to; nothing bound yet. */
   #createListeners(): void {
     const o = this.#options;
-    const maxHeaderSize = o.maxHeaderSize ?? 16 * 1024;
-    const shouldUpgradeCallback = (req: IncomingMessage) => req.headers.upgrade?.toLowerCase() === 'websocket';
-    const keepAliveTimeout = o.keepAliveTimeoutMs ?? 75_000;
     if (o.http) {
-      const handoff = createHttpServer({ maxHeaderSize, shouldUpgradeCallback });
-      handoff.keepAliveTimeout = keepAliveTimeout;
-      const listener = this.#fastListener(handoff, 'http', maxHeaderSize);
+      const listener = this.#fastListener('http');
       // Paused on accept (pauseOnConnect): nothing is read before the fast path owns the socket.
       const gate = this.#gate('http', (socket) => {
         listener.accept(socket);
@@ -239,9 +234,7 @@ export class IngressServer {
     if (o.https) {
       const pair = o.defaultCertificate ?? generateSelfSigned('switchyard.invalid');
       this.#defaultContext = createSecureContext({ cert: pair.cert, key: pair.key });
-      const handoff = createHttpServer({ maxHeaderSize, shouldUpgradeCallback });
-      handoff.keepAliveTimeout = keepAliveTimeout;
-      const listener = this.#fastListener(handoff, 'https', maxHeaderSize);
+      const listener = this.#fastListener('https');
       const tls = createTlsServer(
         {
           cert: pair.cert,
@@ -290,7 +283,12 @@ export class IngressServer {
    * itself; node:http starts its connection tracking (closeIdleConnections, the headers/request timeout sweep) on
    * 'listening', so it is told it is listening.
    */
-  #fastListener(handoff: Server, proto: 'http' | 'https', maxHeaderSize: number): FastListener {
+  #fastListener(proto: 'http' | 'https'): FastListener {
+    const o = this.#options;
+    const maxHeaderSize = o.maxHeaderSize ?? 16 * 1024;
+    const shouldUpgradeCallback = (req: IncomingMessage) => req.headers.upgrade?.toLowerCase() === 'websocket';
+    const handoff = createHttpServer({ maxHeaderSize, shouldUpgradeCallback });
+    handoff.keepAliveTimeout = o.keepAliveTimeoutMs ?? 75_000;
     let boundPort = 0;
     const listenerPort = (): number => {
       const server = proto === 'http' ? this.#http : this.#https;
