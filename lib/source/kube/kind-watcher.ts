@@ -7,7 +7,7 @@
 import { ListWatch, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from '../../telemetry/logger-types.ts';
 import type { KubeObject, SourceEvent } from '../types.ts';
-import { asKubeObject, describeCause, listObjects, serverUrlOf } from './api-json.ts';
+import { ApiStatusError, asKubeObject, describeCause, listObjects, serverUrlOf } from './api-json.ts';
 import { Backoff } from './backoff.ts';
 import { EmittedState } from './emitted-state.ts';
 import type { KindSpec } from './kinds.ts';
@@ -28,9 +28,6 @@ export interface WatchTiming {
 }
 
 export type RestartReason = 'error' | 'stale';
-
-const statusCodeOf = (err: unknown): number | undefined =>
-  typeof err === 'object' && err !== null && 'statusCode' in err && typeof err.statusCode === 'number' ? err.statusCode : undefined;
 
 export interface KindStats {
   readonly kind: string;
@@ -185,9 +182,12 @@ export class KindWatcher {
     this.deps.emit({ type: 'synced', kind: this.spec.kind });
   }
 
-  /** Before the first list: a kind that may be missing from RBAC (KindSpec.forbiddenMeansNone) counts as empty. */
+  /**
+   * Before the first list: a kind that may be missing from RBAC (KindSpec.forbiddenMeansNone) counts as empty. Until
+   * then every error is the list's own (listObjects' ApiStatusError); watches start only after a list.
+   */
   private syncedAsNoneWhenForbidden(err: unknown): void {
-    if (this.synced || !this.spec.forbiddenMeansNone || statusCodeOf(err) !== 403) return;
+    if (this.synced || !this.spec.forbiddenMeansNone || !(err instanceof ApiStatusError && err.statusCode === 403)) return;
     this.deps.logger.error(
       { kind: this.spec.kind, cause: describeCause(err) },
       `listing ${this.spec.kind}s is forbidden; going on without them (still retrying): grant list/watch on ${this.spec.path}`,
