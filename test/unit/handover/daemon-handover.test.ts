@@ -89,7 +89,6 @@ const daemonOn = async (ns: FakeLeaseNamespace, ingress?: IngressSide) => {
   return { daemon, dataplane, lease, emit, syncNow: async () => { await run(); await chain; }, requests: () => requests };
 };
 
-
 test('the newcomer writes from its first sync on; the old daemon finishes its write, then writes nothing more', async (t) => {
   const ns = new FakeLeaseNamespace();
   const old = await daemonOn(ns);
