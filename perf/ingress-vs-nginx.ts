@@ -3,6 +3,7 @@
  *
  *   node perf/ingress-vs-nginx.ts [--runs 5] [--duration 10s] [--connections 50] [--only http|https]
  *                                 [--no-pin] [--syscalls] [--cpu-prof DIR] [--floor] [--paced MS]
+ *                                 [--warmup 15s] [--alt-node PATH]
  *
  * Upstream: a third nginx (worker_processes 1) answering `return 200` from memory, so neither proxy waits on a
  * slow backend. Both proxies: one worker (switchyard is one Node process), keep-alive to the upstream (nginx
@@ -16,6 +17,9 @@
  * response before its next request (wrk's script `delay()`), so each proxy gets the same offered load, about
  * connections × 1000 / MS req/s, and its latency shows what it adds when it is not the bottleneck — the saturated
  * pass measures queueing on one full core as much as the proxy.
+ * `--warmup DUR` (default 15s) loads each target once, unmeasured, before the runs: V8 keeps optimizing and
+ * deoptimizing the request path for the first ≈ 20–30 s under load, and a proxy is judged in its steady state.
+ * `--alt-node PATH` adds a contender `alt`: the same switchyard proxy under another Node binary (a newer runtime).
  * See perf/README-ingress.md.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
@@ -44,6 +48,8 @@ const PIN = !flag('no-pin');
 const SYSCALLS = flag('syscalls');
 const FLOOR = flag('floor');
 const PACED_MS = Number(arg('paced', '5'));
+const WARMUP = arg('warmup', '15s');
+const ALT_NODE = arg('alt-node', '');
 /** CPU 1: the proxy under test, alone. CPU 0: wrk and the upstream nginx (the load generator side). */
 const PROXY_CPU = '1';
 const LOAD_CPU = '0';
@@ -84,9 +90,9 @@ execFileSync(OPENSSL, [
   '-subj', '/CN=bench.local', '-keyout', join(work, 'key.pem'), '-out', join(work, 'cert.pem'),
 ], { stdio: 'ignore' });
 
-const [upstreamPort, nginxHttp, nginxHttps, syHttp, syHttps, floorHttp, floorHttps] = await Promise.all(
-  [1, 2, 3, 4, 5, 6, 7].map(() => freePort()),
-);
+type Ports = [number, number, number, number, number, number, number, number, number];
+const [upstreamPort, nginxHttp, nginxHttps, syHttp, syHttps, floorHttp, floorHttps, altHttp, altHttps] =
+  (await Promise.all(Array.from({ length: 9 }, freePort))) as Ports;
 
 const nginxConf = (name: string, body: string): string => {
   const dir = join(work, name);
@@ -157,16 +163,19 @@ await start(...pinned(LOAD_CPU, NGINX, ['-c', upstreamConf, '-e', join(work, 'up
 const nginxProxy = await start(...pinned(PROXY_CPU, NGINX, ['-c', proxyConf, '-e', join(work, 'proxy', 'error.log')]));
 // The image runs Node with NODE_OPTIONS=--max-semi-space-size=16 (Dockerfile); so do the Node processes here.
 const nodeArgs = ['--max-semi-space-size=16', ...(CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', CPU_PROF] : [])];
-const switchyard = await start(
-  ...pinned(PROXY_CPU, process.execPath, [
-    ...nodeArgs,
-    join(import.meta.dirname, 'ingress-proxy-child.ts'),
-    String(syHttp),
-    String(syHttps),
-    String(upstreamPort),
-  ]),
-  'ready',
-);
+const startSwitchyard = (node: string, http: number, https: number): Promise<ChildProcess> =>
+  start(
+    ...pinned(PROXY_CPU, node, [
+      ...nodeArgs,
+      join(import.meta.dirname, 'ingress-proxy-child.ts'),
+      String(http),
+      String(https),
+      String(upstreamPort),
+    ]),
+    'ready',
+  );
+const switchyard = await startSwitchyard(process.execPath, syHttp, syHttps);
+const alt = ALT_NODE ? await startSwitchyard(ALT_NODE, altHttp, altHttps) : undefined;
 
 const floor = FLOOR
   ? await start(
@@ -273,19 +282,30 @@ const allTargets = {
   'switchyard https': `https://127.0.0.1:${syHttps}/`,
   'floor http': `http://127.0.0.1:${floorHttp}/`,
   'floor https': `https://127.0.0.1:${floorHttps}/`,
+  'alt http': `http://127.0.0.1:${altHttp}/`,
+  'alt https': `https://127.0.0.1:${altHttps}/`,
 } as const;
 const pidOf = (target: string): number =>
-  target.startsWith('nginx') ? nginxWorker : target.startsWith('floor') ? floor!.pid! : switchyard.pid!;
+  target.startsWith('nginx')
+    ? nginxWorker
+    : target.startsWith('floor')
+      ? floor!.pid!
+      : target.startsWith('alt')
+        ? alt!.pid!
+        : switchyard.pid!;
 type Target = keyof typeof allTargets;
 const protos = (['http', 'https'] as const).filter((p) => !ONLY || p === ONLY);
 const targets = Object.fromEntries(
   Object.entries(allTargets).filter(
-    ([name]) => protos.some((p) => name.endsWith(` ${p}`)) && (FLOOR || !name.startsWith('floor')),
+    ([name]) =>
+      protos.some((p) => name.endsWith(` ${p}`)) &&
+      (FLOOR || !name.startsWith('floor')) &&
+      (ALT_NODE !== '' || !name.startsWith('alt')),
   ),
 ) as Partial<Record<Target, string>>;
 
 // Warm-up (JIT, pools, TLS session setup) — not measured.
-for (const [name, url] of Object.entries(targets)) wrk(url, pidOf(name), '3s');
+for (const [name, url] of Object.entries(targets)) wrk(url, pidOf(name), WARMUP);
 
 /** RUNS interleaved rounds over every target; `describe` is the progress line of one run. */
 const measureAll = (paced: boolean, describe: (r: Result) => string): Map<Target, Result[]> => {
@@ -323,7 +343,9 @@ const summary = (name: Target, from = results) => {
 console.log(
   `\nwrk -t1 -c${CONNECTIONS} -d${DURATION} --latency, median of ${RUNS} interleaved runs, 127.0.0.1, ` +
     `${execFileSync('/usr/bin/nproc', { encoding: 'utf8' }).trim()} cores (shared), ` +
-    (PIN ? `proxy pinned to cpu${PROXY_CPU}, wrk + upstream to cpu${LOAD_CPU}\n` : 'not pinned\n'),
+    (PIN ? `proxy pinned to cpu${PROXY_CPU}, wrk + upstream to cpu${LOAD_CPU}` : 'not pinned') +
+    `, ${WARMUP} warm-up per target; switchyard on Node ${process.version}` +
+    (ALT_NODE ? `, alt on Node ${execFileSync(ALT_NODE, ['--version'], { encoding: 'utf8' }).trim()}\n` : '\n'),
 );
 console.log(
   '| proto | nginx req/s | switchyard req/s | ratio (≥ 0.9) | nginx p99 ms | switchyard p99 ms | ratio (≤ 1.2) | ' +
@@ -341,16 +363,17 @@ for (const proto of protos) {
 // Paired ratios: a round's nginx and switchyard runs follow each other, so they share most of what the shared
 // machine is doing at the time; the median of the round-by-round ratios is less swayed by that than the ratio
 // of the two medians above.
-console.log('\nRound by round (switchyard / nginx in the same round):\n');
-console.log('| proto | req/s ratios | median (≥ 0.9) | p99 ratios | median (≤ 1.2) |');
+console.log('\nRound by round (contender / nginx in the same round):\n');
+console.log('| target | req/s ratios | median (≥ 0.9) | p99 ratios | median (≤ 1.2) |');
 console.log('| --- | --- | --- | --- | --- |');
-for (const proto of protos) {
-  const n = results.get(`nginx ${proto}`)!;
-  const s = results.get(`switchyard ${proto}`)!;
+for (const name of Object.keys(targets) as Target[]) {
+  if (name.startsWith('nginx')) continue;
+  const n = results.get(`nginx ${name.split(' ')[1]}` as Target)!;
+  const s = results.get(name)!;
   const rps = s.map((r, i) => r.rps / n[i]!.rps);
   const p99 = s.map((r, i) => r.p99ms / n[i]!.p99ms);
   const list = (xs: number[]): string => xs.map((x) => x.toFixed(2)).join(' ');
-  console.log(`| ${proto} | ${list(rps)} | ${median(rps).toFixed(2)} | ${list(p99)} | ${median(p99).toFixed(2)} |`);
+  console.log(`| ${name} | ${list(rps)} | ${median(rps).toFixed(2)} | ${list(p99)} | ${median(p99).toFixed(2)} |`);
 }
 console.log('\nCPU per request, user + system (medians, µs):\n');
 console.log('| target | user | system | total | req/s | p99 ms |');
@@ -388,9 +411,10 @@ if (SYSCALLS) {
 
 switchyard.kill('SIGTERM');
 await new Promise((r) => switchyard.once('exit', r));
-if (floor) {
-  floor.kill('SIGTERM');
-  await new Promise((r) => floor.once('exit', r));
+for (const child of [floor, alt]) {
+  if (!child) continue;
+  child.kill('SIGTERM');
+  await new Promise((r) => child.once('exit', r));
 }
 cleanup();
 
