@@ -720,6 +720,23 @@ test('an idle keep-alive client connection is closed after the configured keep-a
   }
 });
 
+test('the keep-alive timeout counts from the end of the answer, not from the request: a slow answer does not shorten it', async (t) => {
+  t.timeout(15_000);
+  const b = await backend(t, (req, conn) => {
+    if (req.target === '/slow') return void setTimeout(() => echoHandler(req, conn), 1_500);
+    return echoHandler(req, conn);
+  });
+  const { port } = await startProxy(t, everything(b.port), { keepAliveTimeoutMs: 2_500 });
+  const c = await client(t, port);
+  c.write(get('/slow'));
+  t.is((await readResponse(c, 'GET', 5_000)).status, 200);
+  const answered = Date.now();
+  t.false(await c.endsWithin(2_300), `closed ${Date.now() - answered} ms after a 1.5 s answer (timeout 2.5 s)`);
+  t.true(await c.endsWithin(3_000), 'closed once the timeout has passed');
+  const closedAfter = Date.now() - answered;
+  t.true(closedAfter >= 2_500, `closed ${closedAfter} ms after the answer`);
+});
+
 test('the default keep-alive timeout is 75 s (nginx\'s): an idle connection is still open after 6 s', async (t) => {
   t.timeout(15_000);
   const b = await backend(t, echoHandler);

@@ -48,7 +48,11 @@ export class ClientConnection implements ExchangeClient {
   #closed = false;
   /** clock.now when the server began to drain (the listener ticks the clock first, so it is exact). */
   #drainingSince: number | undefined;
-  /** performance.now() of the last byte read; of the first byte of a partial head. */
+  /**
+   * performance.now() of the last read or of the end of the last answer, read precisely (not the coarse clock):
+   * the keep-alive timeout counts from here and must never be cut short, and a sweep timer that fires late (a busy
+   * event loop) would leave a coarse stamp older than the read by more than any fixed allowance.
+   */
   #lastActivity: number;
   /** When we ended our side; a peer that never closes its side is destroyed HALF_CLOSED_LINGER_MS later. */
   #closedAt = 0;
@@ -71,7 +75,7 @@ export class ClientConnection implements ExchangeClient {
   }
 
   readonly #onData = (chunk: Buffer): void => {
-    this.#lastActivity = this.#ctx.clock.now;
+    this.#lastActivity = performance.now();
     if (this.#bodyRemaining > 0 && this.#bodyMode !== BodyMode.buffer) {
       const n = Math.min(chunk.length, this.#bodyRemaining);
       this.#bodyRemaining -= n;
@@ -229,6 +233,7 @@ export class ClientConnection implements ExchangeClient {
   /** After a local answer: close, or drop the unread body (bounded: see #write) before the next request. */
   #dropUnreadBody(): void {
     this.#exchange = undefined;
+    this.#lastActivity = performance.now();
     if (this.closeAfterResponse) return this.#finishConnection();
     if (this.#bodyRemaining === 0) return;
     this.#bodyMode = BodyMode.discard;
@@ -269,6 +274,7 @@ export class ClientConnection implements ExchangeClient {
 
   exchangeFinished(): void {
     this.#exchange = undefined;
+    this.#lastActivity = performance.now();
     if (this.closeAfterResponse || this.#bodyRemaining > 0) return this.#finishConnection();
     this.#next();
   }
@@ -353,11 +359,10 @@ export class ClientConnection implements ExchangeClient {
       }
       return;
     }
-    // Draining, the grace counts from the drain's start or a later read, never from an activity stamp alone: a stamp
-    // is the coarse clock's, up to a sweep interval (1 s by default) older than the read, which would eat the grace.
+    // Draining, the grace counts from the drain's start or a later read or answer, whichever came last.
     if (this.#drainingSince !== undefined) {
       if (now - Math.max(this.#lastActivity, this.#drainingSince) > DRAIN_IDLE_MS) this.#finishConnection();
-    } else if (now - this.#lastActivity > ctx.idleCloseAfterMs) this.#finishConnection();
+    } else if (now - this.#lastActivity > ctx.keepAliveTimeoutMs) this.#finishConnection();
   }
 
   /**

@@ -27,13 +27,11 @@ export interface FastContext {
   /** Request head bytes; a longer head goes to node:http, which answers 431. */
   readonly maxHeaderSize: number;
   readonly responseTimeoutMs: number;
-  /** Idle time allowed between requests on a client connection. */
-  readonly keepAliveTimeoutMs: number;
   /**
-   * What the sweep compares a connection's idle time with: the keep-alive timeout plus one sweep interval, since the
-   * activity stamp is the coarse clock's and up to one sweep older than the read — never cut the timeout short.
+   * Idle time allowed between requests on a client connection, from the end of the last answer (or the last read);
+   * the sweep closes the connection at its first pass after that, never before.
    */
-  readonly idleCloseAfterMs: number;
+  readonly keepAliveTimeoutMs: number;
   /** Time allowed for a request head to arrive once its first byte did. */
   readonly headersTimeoutMs: number;
   /** Pass a connection (and the bytes already read from it) to the node:http server; `reason` says why. */

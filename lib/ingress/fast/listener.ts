@@ -6,7 +6,7 @@ import type { Socket } from 'node:net';
 import { ClientConnection } from './client-connection.ts';
 import type { FastContext } from './context.ts';
 
-export type FastContextInput = Omit<FastContext, 'forget' | 'idleCloseAfterMs'>;
+export type FastContextInput = Omit<FastContext, 'forget'>;
 
 /** Sweep interval while draining: the idle grace (500 ms) is enforced to within this. */
 const DRAIN_SWEEP_MS = 50;
@@ -23,7 +23,6 @@ export class FastListener {
     this.#sweepMs = Math.max(10, Math.min(1_000, Math.floor(shortest / 4)));
     this.#ctx = {
       ...input,
-      idleCloseAfterMs: input.keepAliveTimeoutMs + this.#sweepMs,
       forget: (conn) => this.#connections.delete(conn as ClientConnection),
     };
   }
