@@ -7,8 +7,9 @@ import type { ProxyContext } from '../proxy.ts';
 import type { RawUpstreamPool } from './upstream-pool.ts';
 
 /**
- * performance.now() as of the last sweep (or accept): precise enough for timeouts and idle checks, which the sweep
- * enforces at its own granularity anyway, and it spares a clock read per event on the hot path.
+ * performance.now() as of the last sweep (or accept): precise enough for the response and request-head timeouts,
+ * which the sweep enforces at its own granularity anyway, and it spares a clock read per event on the hot path.
+ * The client keep-alive idle time is the exception: it must never be cut short, so its stamps read the clock.
  */
 export class CoarseClock {
   now = performance.now();
