@@ -18,13 +18,10 @@ export class FastListener {
   #timer: NodeJS.Timeout | undefined;
 
   constructor(input: FastContextInput) {
+    this.#ctx = { ...input, forget: (conn) => this.#connections.delete(conn as ClientConnection) };
     // Fine enough for the shortest timeout configured (tests use ~100 ms), never busier than 100 Hz.
     const shortest = Math.min(input.responseTimeoutMs, input.keepAliveTimeoutMs, input.headersTimeoutMs);
     this.#sweepMs = Math.max(10, Math.min(1_000, Math.floor(shortest / 4)));
-    this.#ctx = {
-      ...input,
-      forget: (conn) => this.#connections.delete(conn as ClientConnection),
-    };
   }
 
   accept(socket: Socket): void {
