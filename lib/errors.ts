@@ -12,7 +12,8 @@ export type ErrorCode =
   | 'ERR_DATAPLANE_UNSUPPORTED'
   | 'ERR_EXEC'
   | 'ERR_LEASE'
-  | 'ERR_INGRESS';
+  | 'ERR_INGRESS'
+  | 'ERR_BIND';
 
 export class SwitchyardError extends Error {
   readonly code: ErrorCode;

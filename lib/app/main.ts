@@ -4,11 +4,12 @@
 import { hostname } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { resolve } from 'node:path';
-import { parseCommandLine, resolveNodeName } from '../config/index.ts';
+import { readFile, writeFile } from 'node:fs/promises';
+import { parseCommandLine, renderKubeProxyConfiguration, resolveNodeName } from '../config/index.ts';
 import { describeError, isSwitchyardError } from '../errors.ts';
 import { createLogger } from '../telemetry/logger.ts';
 import { runPlanCommand } from './plan-command.ts';
-import { runCleanup, runDaemonUntilSignalled } from './run-command.ts';
+import { runCleanup, runDaemonUntilSignalled, runInitOnly } from './run-command.ts';
 import { runDemo } from '../demo/demo.ts';
 
 /** The repository root (dist/lib/app → root, or lib/app → root when run from sources). */
@@ -16,6 +17,10 @@ const projectRoot = (): string => {
   const here = fileURLToPath(new URL('.', import.meta.url));
   return resolve(here, here.includes('/dist/') ? '../../..' : '../..');
 };
+
+/** package.json's version (the one file both the sources and dist/ are run beside). */
+const projectVersion = async (): Promise<string> =>
+  (JSON.parse(await readFile(resolve(projectRoot(), 'package.json'), 'utf8')) as { version: string }).version;
 
 export const main = async (argv: readonly string[]): Promise<number> => {
   let parsed;
@@ -60,6 +65,15 @@ export const main = async (argv: readonly string[]): Promise<number> => {
       }
       case 'run':
         return await runDaemonUntilSignalled(config, nodeName, logger);
+      case 'init-only':
+        return await runInitOnly(config, logger);
+      case 'write-config':
+        await writeFile(parsed.path, renderKubeProxyConfiguration(config));
+        logger.info({ path: parsed.path }, `wrote the configuration to ${parsed.path}`);
+        return 0;
+      case 'version':
+        process.stdout.write(`switchyard v${await projectVersion()}\n`);
+        return 0;
     }
   } catch (e) {
     logger.error({ err: describeError(e) }, describeError(e));

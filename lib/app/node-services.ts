@@ -1,21 +1,21 @@
 /**
  * What running on a node adds around the daemon: /healthz and /livez, /metrics, healthCheckNodePort servers,
- * conntrack cleanup after each sync and the conntrack sysctls at start. Built from a Config; constructing does
- * no I/O, start() does. Listener failures are logged (and retried), never fatal.
+ * conntrack cleanup after each sync, and at start the kernel parameters (lib/app/node-kernel.ts). Built from a
+ * Config; constructing does no I/O, start() does. Listener failures are logged and retried (fatal only with
+ * --bind-address-hard-fail).
  */
 import { availableParallelism, hostname } from 'node:os';
 import { resolveNodeName } from '../config/command-line.ts';
-import { ingressEnabled, type Config } from '../config/types.ts';
+import type { Config } from '../config/types.ts';
 import { ConntrackCleaner } from '../conntrack/cleaner.ts';
 import { ConntrackCli, type ConntrackDeleter } from '../conntrack/conntrack.ts';
-import { applyConntrackSysctls, procKernelParams, type KernelParams } from '../conntrack/sysctls.ts';
+import { procKernelParams, type KernelParams } from '../conntrack/sysctls.ts';
 import type { DaemonHooks, SyncOutcome } from '../daemon.ts';
-import { describeError } from '../errors.ts';
+import { describeError, SwitchyardError } from '../errors.ts';
 import { ProcessRunner } from '../exec/command.ts';
 import { HealthServer } from '../health/health-server.ts';
 import { ProxyHealth } from '../health/proxy-health.ts';
 import { ReadyFile, type FileWriter } from '../health/ready-file.ts';
-import { enableListenerMigration } from '../handover/migrate-sysctl.ts';
 import { ServiceHealthServers, type ListenFn } from '../health/service-health.ts';
 import type { RequestRecord } from '../ingress/proxy.ts';
 import type { ManifestProblem } from '../source/manifests.ts';
@@ -26,6 +26,7 @@ import { MetricsServer } from '../telemetry/metrics-server.ts';
 import { SyncTelemetry } from '../telemetry/sync-telemetry.ts';
 import { startTracing, type Tracing } from '../telemetry/tracing.ts';
 import type { IngressHooks } from './ingress-from-config.ts';
+import { applyNodeKernelParams, applyOomScoreAdj } from './node-kernel.ts';
 import type { SourceHooks } from './source-from-config.ts';
 
 const RETRY_LISTEN_MS = 5_000;
@@ -157,16 +158,8 @@ export class NodeServices {
     });
     await this.#readyFile?.clear();
     const params = this.#drivers.kernelParams ?? procKernelParams;
-    // Listeners are shared with the next pod during a rollout (SO_REUSEPORT): see lib/handover/README.md.
-    if (ingressEnabled(this.#config)) await enableListenerMigration(params, this.#logger);
-    if (this.#config.proxyMode !== 'none') {
-      await applyConntrackSysctls(
-        this.#config.conntrack,
-        this.#drivers.cores ?? availableParallelism(),
-        params,
-        this.#logger,
-      );
-    }
+    await applyOomScoreAdj(this.#config.oomScoreAdj, params, this.#logger);
+    await applyNodeKernelParams(this.#config, params, this.#drivers.cores ?? availableParallelism(), this.#logger);
     await Promise.all(this.#servers.map(({ what, server }) => this.#startServer(what, server)));
     if (this.#readyFile) {
       this.#readyCheck = setInterval(() => this.#markIfReady(), READY_CHECK_MS);
@@ -190,11 +183,17 @@ export class NodeServices {
     await Promise.all([this.metrics.shutdown().catch(() => undefined), this.#tracing?.shutdown()]);
   }
 
-  /** A bind failure (address in use…) is logged and retried; it never stops the proxy. */
+  /**
+   * A bind failure (address in use…) is logged and retried; it never stops the proxy, unless
+   * --bind-address-hard-fail asks for kube-proxy's exit.
+   */
   async #startServer(what: string, server: Startable): Promise<void> {
     try {
       await server.start();
     } catch (e) {
+      if (this.#config.bindAddressHardFail) {
+        throw new SwitchyardError('ERR_BIND', `${what} server: ${describeError(e)} (--bind-address-hard-fail)`, { cause: e });
+      }
       this.#logger.error({ err: describeError(e) }, `${what} server: ${describeError(e)}; retrying in ${RETRY_LISTEN_MS / 1000} s`);
       if (this.#stopped) return;
       const timer = setTimeout(() => {

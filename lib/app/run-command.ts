@@ -2,7 +2,9 @@
  * The daemon's lifetime: build it from a Config, start it, stop it on SIGTERM/SIGINT within the contract's 5 s,
  * leaving kernel rules in place. And `--cleanup`.
  */
+import { availableParallelism } from 'node:os';
 import type { Config } from '../config/types.ts';
+import { procKernelParams, type KernelParams } from '../conntrack/sysctls.ts';
 import { Daemon, type SyncScheduler } from '../daemon.ts';
 import { describeError } from '../errors.ts';
 import { AbstractSocketTransport } from '../handover/abstract-socket.ts';
@@ -11,6 +13,7 @@ import { SyncRunner } from '../sync/runner.ts';
 import type { Logger } from '../telemetry/logger-types.ts';
 import { allDataplanes, dataplaneFromConfig } from './dataplane-from-config.ts';
 import { ingressFromConfig } from './ingress-from-config.ts';
+import { applyNodeKernelParams } from './node-kernel.ts';
 import { NodeServices } from './node-services.ts';
 import { planOptionsFromConfig } from './plan-options.ts';
 import { sourceFromConfig } from './source-from-config.ts';
@@ -65,7 +68,13 @@ export const runDaemonUntilSignalled = async (config: Config, nodeName: string, 
     { node: nodeName, mode: config.proxyMode, source: config.manifestsDir ?? config.master ?? config.kubeconfig ?? 'in-cluster' },
     'starting switchyard',
   );
-  await node.start();
+  try {
+    await node.start();
+  } catch (e) {
+    // Only --bind-address-hard-fail gets here: what did start must not keep the process alive.
+    await node.stop();
+    throw e;
+  }
   await daemon.start();
   const signal = await untilSignal();
   logger.info({ signal }, 'stopping; kernel rules stay in place');
@@ -92,4 +101,11 @@ export const runCleanup = async (config: Config, logger: Logger): Promise<number
     }
   }
   return failed ? 1 : 0;
+};
+
+/** --init-only: the kernel parameters that need full root, then exit (kube-proxy's flag for an init container). */
+export const runInitOnly = async (config: Config, logger: Logger, params: KernelParams = procKernelParams): Promise<number> => {
+  await applyNodeKernelParams(config, params, availableParallelism(), logger);
+  logger.info({ mode: config.proxyMode }, 'init-only: kernel parameters set; exiting');
+  return 0;
 };

@@ -6,6 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import { Command, CommanderError, Option } from 'commander';
 import { SwitchyardError } from '../errors.ts';
+import { COMPAT_FLAGS, compatFlagName, normalizeFlagNames, type CompatFlag } from './compat-flags.ts';
 import { fileProxyMode, parseConfigFile, settingsFromFile } from './config-file.ts';
 import { FLAG_SPECS, logLevelForVerbosity, type AnyFlagSpec, type SettingsPatch } from './settings.ts';
 import { DEFAULTS, type Config } from './types.ts';
@@ -20,7 +21,10 @@ export type ParsedCommand =
       readonly output: 'table' | 'json';
       readonly warnings: readonly string[];
     }
-  | { readonly command: 'demo'; readonly config: Config; readonly warnings: readonly string[] };
+  | { readonly command: 'demo'; readonly config: Config; readonly warnings: readonly string[] }
+  | { readonly command: 'init-only'; readonly config: Config; readonly warnings: readonly string[] }
+  | { readonly command: 'write-config'; readonly config: Config; readonly path: string; readonly warnings: readonly string[] }
+  | { readonly command: 'version'; readonly config: Config; readonly warnings: readonly string[] };
 
 export interface CommandLineIO {
   readFile(path: string): Promise<string>;
@@ -42,7 +46,13 @@ interface Invocation {
   output: string;
 }
 
-const buildProgram = (io: CommandLineIO, invocation: Invocation): { program: Command; options: Map<AnyFlagSpec, Option> } => {
+interface Program {
+  readonly program: Command;
+  readonly options: Map<AnyFlagSpec, Option>;
+  readonly compat: Map<CompatFlag, Option>;
+}
+
+const buildProgram = (io: CommandLineIO, invocation: Invocation): Program => {
   const program = new Command('switchyard')
     .description('kube-proxy replacement (nftables, iptables, IPVS) with an embedded Ingress proxy')
     .usage('[flags] [plan|demo]')
@@ -58,6 +68,12 @@ const buildProgram = (io: CommandLineIO, invocation: Invocation): { program: Com
     const option = new Option(spec.flags, spec.description).default(spec.defaultText, spec.defaultText);
     program.addOption(option);
     options.set(spec, option);
+  }
+  const compat = new Map<CompatFlag, Option>();
+  for (const flag of COMPAT_FLAGS) {
+    const option = new Option(flag.flags, `kube-proxy compatibility, no effect: ${flag.why}`).default(flag.defaultText, flag.defaultText);
+    program.addOption(option);
+    compat.set(flag, option);
   }
   program.action(() => {
     invocation.command = 'run';
@@ -79,7 +95,7 @@ const buildProgram = (io: CommandLineIO, invocation: Invocation): { program: Com
     .action(() => {
       invocation.command = 'demo';
     });
-  return { program, options };
+  return { program, options, compat };
 };
 
 const HELP_CODES = new Set(['commander.helpDisplayed', 'commander.help', 'commander.version']);
@@ -102,10 +118,10 @@ export async function parseCommandLine(
   io: CommandLineIO = defaultIO,
 ): Promise<ParsedCommand> {
   const invocation: Invocation = { command: 'run', output: 'table' };
-  const { program, options } = buildProgram(io, invocation);
+  const { program, options, compat } = buildProgram(io, invocation);
   try {
     // `switchyard help [plan]` reads as `switchyard [plan] --help`.
-    const args = argv[0] === 'help' ? [...argv.slice(1), '--help'] : [...argv];
+    const args = normalizeFlagNames(argv[0] === 'help' ? [...argv.slice(1), '--help'] : argv);
     await program.parseAsync(args, { from: 'user' });
   } catch (e) {
     if (!(e instanceof CommanderError)) throw e;
@@ -129,11 +145,25 @@ export async function parseCommandLine(
       throw flagError(`invalid value for ${longName(spec)}: ${JSON.stringify(raw)} (expected ${err.expected})`);
     }
   }
+  // Compatibility-only flags: the value is checked now, whether it matters once the config is known.
+  const compatGiven: [CompatFlag, string][] = [];
+  for (const [flag, option] of compat) {
+    const name = option.attributeName();
+    if (program.getOptionValueSource(name) !== 'cli') continue;
+    const raw = values[name] === true ? 'true' : String(values[name]);
+    try {
+      flag.check(raw);
+    } catch (err) {
+      if (!(err instanceof ValueError)) throw err;
+      throw flagError(`invalid value for ${compatFlagName(flag)}: ${JSON.stringify(raw)} (expected ${err.expected})`);
+    }
+    compatGiven.push([flag, raw]);
+  }
   if (invocation.command === 'plan' && invocation.output !== 'table' && invocation.output !== 'json') {
     throw flagError(`invalid value for --output: ${JSON.stringify(invocation.output)} (expected table or json)`);
   }
-  if (cli.cleanup && invocation.command !== 'run') {
-    throw flagError(`--cleanup cannot be combined with the ${invocation.command} command`);
+  for (const [key, name] of [['cleanup', '--cleanup'], ['initOnly', '--init-only'], ['writeConfigTo', '--write-config-to']] as const) {
+    if (cli[key] && invocation.command !== 'run') throw flagError(`${name} cannot be combined with the ${invocation.command} command`);
   }
   if (cli.configFile === '') throw flagError('invalid value for --config: "" (expected a file path)');
   if (cli.manifestsDir === '') throw flagError('invalid value for --manifests: "" (expected a directory)');
@@ -160,13 +190,21 @@ export async function parseCommandLine(
   }
 
   const config = buildConfig(cli, file, fileSet, warnings);
+  for (const [flag, raw] of compatGiven) {
+    if (flag.matters?.(raw, config) ?? true) {
+      warnings.push(`${compatFlagName(flag)}=${raw} is accepted for kube-proxy compatibility and has no effect: ${flag.why}`);
+    }
+  }
+  if (cli.version) return { command: 'version', config, warnings };
+  if (config.writeConfigTo !== undefined) return { command: 'write-config', config, path: config.writeConfigTo, warnings };
   switch (invocation.command) {
     case 'plan':
       return { command: 'plan', config, output: invocation.output as 'table' | 'json', warnings };
     case 'demo':
       return { command: 'demo', config, warnings };
     default:
-      return config.cleanup ? { command: 'cleanup', config, warnings } : { command: 'run', config, warnings };
+      if (config.cleanup) return { command: 'cleanup', config, warnings };
+      return config.initOnly ? { command: 'init-only', config, warnings } : { command: 'run', config, warnings };
   }
 }
 
@@ -271,6 +309,10 @@ const buildConfig = (cli: SettingsPatch, file: SettingsPatch, fromFile: Readonly
     verbosity,
     logLevel: s.logLevel ?? logLevelForVerbosity(verbosity),
     cleanup: s.cleanup ?? false,
+    initOnly: s.initOnly ?? false,
+    writeConfigTo: s.writeConfigTo?.trim() || undefined,
+    oomScoreAdj: s.oomScoreAdj ?? DEFAULTS.oomScoreAdj,
+    bindAddressHardFail: s.bindAddressHardFail ?? false,
     featureGates,
   };
 };

@@ -225,5 +225,40 @@ export const settingsFromFile = (
     set('verbosity', Math.min(v, 10));
   }
   if (file.featureGates && Object.keys(file.featureGates).length > 0) set('featureGates', file.featureGates);
+  if (file.oomScoreAdj != null) {
+    const v = file.oomScoreAdj;
+    if (v < -1000 || v > 1000) throw invalid(path, `field oomScoreAdj: invalid value ${v} (expected an integer -1000-1000)`);
+    set('oomScoreAdj', v);
+  }
+  if (file.bindAddressHardFail != null) set('bindAddressHardFail', file.bindAddressHardFail);
+  warnings.push(...fieldsWithoutEffect(path, file, mode).map((what) => `config file ${path}: ${what}`));
   return { patch, warnings };
+};
+
+/**
+ * kube-proxy fields switchyard reads but does not act on, named when their value asks for something (kubeadm writes
+ * most of them with zero or default values, which pass quietly). The matching flags: lib/config/compat-flags.ts.
+ */
+const fieldsWithoutEffect = (path: string, file: ConfigFile, mode: ProxyMode): string[] => {
+  const out: string[] = [];
+  const noEffect = (field: string, value: unknown, why: string): void => {
+    out.push(`field ${field} (${JSON.stringify(value)}) has no effect: ${why}`);
+  };
+  if (file.enableProfiling) noEffect('enableProfiling', true, 'there are no pprof endpoints');
+  for (const section of ['iptables', 'nftables'] as const) {
+    const bit = file[section]?.masqueradeBit;
+    if (bit != null && bit !== 14) noEffect(`${section}.masqueradeBit`, bit, 'the masquerade mark is always bit 14 (0x4000)');
+  }
+  if (mode === 'iptables' && file.iptables?.localhostNodePorts === true) {
+    noEffect('iptables.localhostNodePorts', true, "NodePorts do not answer on 127.0.0.1 (as in kube-proxy's nftables mode)");
+  }
+  if (mode === 'ipvs') {
+    for (const key of ['tcpTimeout', 'tcpFinTimeout', 'udpTimeout'] as const) {
+      const value = file.ipvs?.[key];
+      if (value && field(path, `ipvs.${key}`, value, parseDuration) > 0) noEffect(`ipvs.${key}`, value, 'IPVS connection timeouts are left as the kernel has them');
+    }
+  }
+  if (file.logging?.format === 'text') noEffect('logging.format', 'text', 'logs are always JSON lines');
+  if (file.portRange) noEffect('portRange', file.portRange, "it belonged to kube-proxy's removed userspace mode");
+  return out;
 };

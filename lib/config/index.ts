@@ -3,3 +3,4 @@ export { parseCommandLine, resolveNodeName, type CommandLineIO, type ParsedComma
 export * from './types.ts';
 export { formatDuration, formatHostPort, parseDuration } from './values.ts';
 export { CONFIG_API_VERSION, CONFIG_KIND } from './config-file.ts';
+export { renderKubeProxyConfiguration } from './write-config.ts';

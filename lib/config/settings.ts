@@ -53,6 +53,11 @@ export interface Settings {
   readonly verbosity: number;
   readonly logLevel: LogLevel;
   readonly cleanup: boolean;
+  readonly initOnly: boolean;
+  readonly writeConfigTo: string;
+  readonly version: boolean;
+  readonly oomScoreAdj: number;
+  readonly bindAddressHardFail: boolean;
   readonly bindAddress: string;
   readonly featureGates: Readonly<Record<string, boolean>>;
 }
@@ -144,6 +149,11 @@ export const FLAG_SPECS: readonly AnyFlagSpec[] = [
   flag({ flags: '-v, --v <level>', key: 'verbosity', description: 'klog-style verbosity 0-10 (0-2 info, 3-4 debug, 5+ trace) unless --log-level is given', defaultText: String(DEFAULTS.verbosity), parse: (raw) => parseIntInRange(text(raw), 0, 10) }),
   flag({ flags: '--log-level <level>', key: 'logLevel', description: `log level: ${LOG_LEVELS.join('|')}`, defaultText: 'from --v (info)', parse: (raw) => parseChoice(text(raw), LOG_LEVELS) }),
   flag({ flags: '--cleanup [bool]', key: 'cleanup', description: 'remove every rule switchyard owns in this network namespace and exit', defaultText: 'false', parse: bool }),
+  flag({ flags: '--init-only [bool]', key: 'initOnly', description: 'set the kernel parameters that need full root (conntrack and IPVS sysctls) and exit, as kube-proxy does for an init container', defaultText: 'false', parse: bool }),
+  flag({ flags: '--write-config-to <file>', key: 'writeConfigTo', description: 'write the effective configuration as a KubeProxyConfiguration to FILE and exit (switchyard-only settings such as --ingress-* have no field there)', defaultText: 'none', parse: str }),
+  flag({ flags: '--version [bool]', key: 'version', description: 'print the version and exit', defaultText: 'false', parse: (raw) => (raw === 'raw' ? true : bool(raw)) }),
+  flag({ flags: '--oom-score-adj <n>', key: 'oomScoreAdj', description: 'oom_score_adj of this process, -1000 to 1000', defaultText: String(DEFAULTS.oomScoreAdj), parse: (raw) => parseIntInRange(text(raw), -1000, 1000) }),
+  flag({ flags: '--bind-address-hard-fail [bool]', key: 'bindAddressHardFail', description: 'exit when the healthz or metrics listener cannot bind, instead of retrying', defaultText: 'false', parse: bool }),
   flag({ flags: '--bind-address <ip>', key: 'bindAddress', description: 'accepted for kube-proxy compatibility; ignored', defaultText: 'none', parse: str }),
   flag({ flags: '--feature-gates <gates>', key: 'featureGates', description: 'accepted for kube-proxy compatibility (Name=true,...); ignored with a warning', defaultText: 'none', parse: (raw) => parseFeatureGates(text(raw)) }),
 ];

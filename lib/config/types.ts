@@ -83,6 +83,14 @@ export interface Config {
   readonly verbosity: number;
   readonly logLevel: LogLevel;
   readonly cleanup: boolean;
+  /** --init-only: set the privileged kernel parameters, then exit. */
+  readonly initOnly: boolean;
+  /** --write-config-to: where to write the effective configuration (then exit); undefined = run. */
+  readonly writeConfigTo: string | undefined;
+  /** Written to /proc/self/oom_score_adj at start (kube-proxy's default keeps the node's proxy alive under OOM). */
+  readonly oomScoreAdj: number;
+  /** A healthz/metrics bind failure ends the process instead of being retried. */
+  readonly bindAddressHardFail: boolean;
   /** Feature gates as given (accepted for compatibility, not acted on). */
   readonly featureGates: Readonly<Record<string, boolean>>;
 }
@@ -112,6 +120,8 @@ export const DEFAULTS = {
     udpStreamTimeoutMs: 0,
   },
   ipvsScheduler: 'rr',
+  /** kube-proxy's (qos.KubeProxyOOMScoreAdj). */
+  oomScoreAdj: -999,
   detectLocalMode: 'ClusterCIDR',
   verbosity: 0,
   ingressUpstream: { connectTimeoutMs: 5_000, timeoutMs: 60_000 },

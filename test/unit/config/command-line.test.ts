@@ -48,6 +48,10 @@ test('defaults are kube-proxy defaults', async (t) => {
     verbosity: 0,
     logLevel: 'info',
     cleanup: false,
+    initOnly: false,
+    writeConfigTo: undefined,
+    oomScoreAdj: -999,
+    bindAddressHardFail: false,
     featureGates: {},
   });
 });
@@ -111,6 +115,14 @@ const flagCases: [readonly string[], string, unknown][] = [
   [['--log-level', 'warn'], 'logLevel', 'warn'],
   [['--v=6', '--log-level', 'error'], 'logLevel', 'error'],
   [['--cleanup'], 'cleanup', true],
+  [['--init-only'], 'initOnly', true],
+  [['--write-config-to', '/tmp/kube-proxy.yaml'], 'writeConfigTo', '/tmp/kube-proxy.yaml'],
+  [['--oom-score-adj=-998'], 'oomScoreAdj', -998],
+  [['--oom-score-adj', '0'], 'oomScoreAdj', 0],
+  [['--bind-address-hard-fail'], 'bindAddressHardFail', true],
+  // pflag's normalisation: underscores in flag names read as dashes (values untouched).
+  [['--ready_file', '/run/switchyard_ready'], 'readyFile', '/run/switchyard_ready'],
+  [['--oom_score_adj=-500'], 'oomScoreAdj', -500],
   [['--feature-gates', 'Foo=true,Bar=false'], 'featureGates', { Foo: true, Bar: false }],
 ];
 for (const [argv, path, expected] of flagCases) {
@@ -121,7 +133,7 @@ for (const [argv, path, expected] of flagCases) {
 
 test('every flag in the table is exercised by a test case', (t) => {
   const exercised = new Set(flagCases.flatMap(([argv]) => argv.map((a) => a.split('=')[0])));
-  for (const name of ['--config', '--bind-address']) exercised.add(name); // covered below
+  for (const name of ['--config', '--bind-address', '--version']) exercised.add(name); // covered below
   const missing = FLAG_SPECS.map((s) => /--[\w-]+/.exec(s.flags)![0]).filter((f) => !exercised.has(f) && !(f === '--v' && exercised.has('-v')));
   t.deepEqual(missing, []);
 });
@@ -159,6 +171,19 @@ const badCases: [readonly string[], string, string][] = [
   [['demo', 'extra'], 'ERR_FLAG_INVALID', 'too many arguments'],
   [['plan', '--cleanup'], 'ERR_FLAG_INVALID', '--cleanup cannot be combined with the plan command'],
   [['--config', '/missing.yaml'], 'ERR_CONFIG_INVALID', 'cannot read --config /missing.yaml: ENOENT'],
+  [['--oom-score-adj', '-1001'], 'ERR_FLAG_INVALID', '--oom-score-adj: "-1001" (expected an integer -1000-1000)'],
+  [['plan', '--init-only'], 'ERR_FLAG_INVALID', '--init-only cannot be combined with the plan command'],
+  [['demo', '--write-config-to', 'x.yaml'], 'ERR_FLAG_INVALID', '--write-config-to cannot be combined with the demo command'],
+  // Compatibility-only flags still refuse malformed values, as kube-proxy does.
+  [['--kube-api-qps', 'fast'], 'ERR_FLAG_INVALID', '--kube-api-qps: "fast" (expected a non-negative number)'],
+  [['--iptables-masquerade-bit', '32'], 'ERR_FLAG_INVALID', '--iptables-masquerade-bit: "32" (expected an integer 0-31)'],
+  [['--config-sync-period', '15'], 'ERR_FLAG_INVALID', '--config-sync-period: "15"'],
+  [['--ipvs-exclude-cidrs', '10.0.0.0'], 'ERR_FLAG_INVALID', '--ipvs-exclude-cidrs: "10.0.0.0"'],
+  [['--logtostderr=sometimes'], 'ERR_FLAG_INVALID', '--logtostderr: "sometimes" (expected true or false)'],
+  [['--logging-format', 'xml'], 'ERR_FLAG_INVALID', '--logging-format: "xml" (expected one of text, json)'],
+  // Flags kube-proxy itself removed stay unknown.
+  [['--healthz-port', '10256'], 'ERR_FLAG_INVALID', "unknown flag '--healthz-port'"],
+  [['--resource-container='], 'ERR_FLAG_INVALID', "unknown flag '--resource-container='"],
 ];
 for (const [argv, code, fragment] of badCases) {
   test(`rejects ${JSON.stringify(argv.join(' '))} with ${code}`, async (t) => {
@@ -230,4 +255,65 @@ test('`help` and `help plan` print help like --help', async (t) => {
     );
     t.regex(out, expected);
   }
+});
+
+test('commands: --version, --write-config-to and --init-only, and which one wins', async (t) => {
+  t.is((await parse(['--version'])).command, 'version');
+  t.is((await parse(['--version=raw'])).command, 'version');
+  t.is((await parse(['--version=false'])).command, 'run');
+  t.is((await parse(['--version', '--cleanup'])).command, 'version');
+  const write = await parse(['--write-config-to', '/tmp/c.yaml', '--cleanup']);
+  t.is(write.command, 'write-config');
+  t.is(write.command === 'write-config' && write.path, '/tmp/c.yaml');
+  t.is((await parse(['--init-only'])).command, 'init-only');
+  t.is((await parse(['--init-only', '--cleanup'])).command, 'cleanup');
+});
+
+/**
+ * Command lines of kube-proxy DaemonSets as distributions ship them (flags only; the binary swapped): each one
+ * parses, and only values asking for something switchyard does not do are named in a warning.
+ */
+const kubeProxyCommandLines: [string, readonly string[], readonly string[]][] = [
+  ['kubeadm', ['--config=/var/lib/kube-proxy/config.conf', '--hostname-override=node-1'], []],
+  [
+    'GCE-style, klog to a file',
+    ['--v=2', '--iptables-sync-period=1m', '--iptables-min-sync-period=10s', '--detect-local-mode=NodeCIDR', '--oom-score-adj=-998',
+      '--logtostderr=false', '--alsologtostderr', '--log-file=/var/log/kube-proxy.log', '--cluster-cidr=10.64.0.0/14'],
+    ['--logtostderr=false', '--log-file=/var/log/kube-proxy.log'],
+  ],
+  [
+    'kops-style',
+    ['--conntrack-max-per-core=131072', '--hostname-override=node-2', '--kubeconfig=/var/lib/kube-proxy/kubeconfig',
+      '--master=https://api.internal.example', '--oom-score-adj=-998', '--v=2', '--kube-api-qps=5', '--kube-api-burst=10'],
+    [],
+  ],
+  ['underscored klog flags', ['--log_dir=/var/log', '--log_file_max_size=100', '--skip_headers', '--one_output'], ['--log-dir=/var/log']],
+  ['defaults spelled out', ['--profiling=false', '--iptables-masquerade-bit=14', '--config-sync-period=15m', '--logging-format=json', '--ipvs-tcp-timeout=0s'], []],
+  [
+    'values switchyard does not honour',
+    ['--proxy-mode=iptables', '--iptables-masquerade-bit=15', '--iptables-localhost-nodeports=true', '--profiling', '--vmodule=proxier=4',
+      '--pod-bridge-interface=cbr0'],
+    ['--iptables-masquerade-bit=15', '--iptables-localhost-nodeports=true', '--profiling=true', '--vmodule=proxier=4', '--pod-bridge-interface=cbr0'],
+  ],
+  ['IPVS timeouts only matter in ipvs mode', ['--ipvs-tcp-timeout=900s'], []],
+  ['IPVS timeouts in ipvs mode', ['--proxy-mode=ipvs', '--ipvs-tcp-timeout=900s', '--ipvs-udp-timeout=0s'], ['--ipvs-tcp-timeout=900s']],
+];
+for (const [name, argv, warned] of kubeProxyCommandLines) {
+  test(`kube-proxy command line (${name}) parses; warnings name ${warned.length ? warned.join(' ') : 'nothing'}`, async (t) => {
+    const fileIO = { readFile: async () => 'apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\n' };
+    const r = await parseCommandLine(argv, fileIO);
+    t.is(r.command, 'run');
+    const compat = r.warnings.filter((w) => w.includes('accepted for kube-proxy compatibility'));
+    t.deepEqual(compat.map((w) => w.split(' ')[0]).sort(), [...warned].sort(), r.warnings.join('\n'));
+  });
+}
+
+test('--help lists the compatibility-only flags with their defaults and what they do not do', async (t) => {
+  let out = '';
+  await t.throwsAsync(
+    parseCommandLine(['--help'], { ...noFiles, writeOut: (s) => (out += s), exit: () => { throw new Error('exited'); } }),
+    { message: 'exited' },
+  );
+  t.regex(out, /--kube-api-qps <qps>\s+kube-proxy compatibility, no effect: [^\n]*\(default: 5\)/);
+  t.regex(out, /--iptables-masquerade-bit <bit>\s+kube-proxy compatibility, no effect: the masquerade mark is always bit 14 \(0x4000\) \(default: 14\)/);
 });

@@ -47,6 +47,9 @@ const fieldCases: [string, string, unknown][] = [
   ['detectLocalMode: NodeCIDR\n', 'detectLocalMode', 'NodeCIDR'],
   ['logging:\n  verbosity: 4\n  format: text\n', 'logLevel', 'debug'],
   ['featureGates:\n  SomeGate: true\n', 'featureGates', { SomeGate: true }],
+  ['oomScoreAdj: -998\n', 'oomScoreAdj', -998],
+  ['oomScoreAdj: null\n', 'oomScoreAdj', -999],
+  ['bindAddressHardFail: true\n', 'bindAddressHardFail', true],
 ];
 for (const [body, path, expected] of fieldCases) {
   test(`config file ${JSON.stringify(body.trim())} → ${path}`, async (t) => {
@@ -161,6 +164,35 @@ test('unsupported values that kube-proxy has are warnings', async (t) => {
   t.true(r.warnings.some((w) => w.includes('feature gates') && w.includes('X')));
 });
 
+test('kube-proxy fields switchyard does not act on are warnings only when their value asks for something', async (t) => {
+  const asking = `${HEADER}mode: iptables
+enableProfiling: true
+portRange: 30000-32767
+logging:
+  format: text
+iptables:
+  masqueradeBit: 15
+  localhostNodePorts: true
+nftables:
+  masqueradeBit: 14
+ipvs:
+  tcpTimeout: 15m
+`;
+  const r = await withFile(asking);
+  const prefix = 'config file /etc/switchyard/config.yaml: field ';
+  t.deepEqual(r.warnings.map((w) => w.slice(prefix.length).split(' ')[0]), [
+    'enableProfiling',
+    'iptables.masqueradeBit',
+    'iptables.localhostNodePorts',
+    'logging.format',
+    'portRange',
+  ]);
+  t.true(r.warnings.every((w) => w.startsWith(prefix) && w.includes('has no effect: ')), r.warnings.join('\n'));
+  // IPVS timeouts matter in ipvs mode only; localhostNodePorts in iptables mode only.
+  const ipvs = await withFile(`${HEADER}mode: ipvs\nipvs:\n  tcpTimeout: 15m\n  udpTimeout: 0s\niptables:\n  localhostNodePorts: true\n`);
+  t.deepEqual(ipvs.warnings, [`${prefix}ipvs.tcpTimeout ("15m") has no effect: IPVS connection timeouts are left as the kernel has them`]);
+});
+
 /** [whole file text, message fragment] — all ERR_CONFIG_INVALID naming the file. */
 const badFiles: [string, string][] = [
   ['apiVersion: kubeproxy.config.k8s.io/v1beta1\nkind: KubeProxyConfiguration\n', 'field apiVersion: "kubeproxy.config.k8s.io/v1beta1" is not kubeproxy.config.k8s.io/v1alpha1'],
@@ -181,6 +213,8 @@ const badFiles: [string, string][] = [
   [`${HEADER}nodePortAddresses: [primary, 10.0.0.0/8]\n`, 'field nodePortAddresses'],
   [`${HEADER}nftables:\n  syncPeriod: 10s\n  minSyncPeriod: 20s\n`, 'min sync period 20s is longer than sync period 10s'],
   [`${HEADER}mode: iptables\nmode: ipvs\n`, "invalid YAML: Map keys must be unique"],
+  [`${HEADER}oomScoreAdj: 2000\n`, 'field oomScoreAdj: invalid value 2000 (expected an integer -1000-1000)'],
+  [`${HEADER}mode: ipvs\nipvs:\n  tcpTimeout: forever\n`, 'field ipvs.tcpTimeout: invalid value "forever"'],
 ];
 for (const [text, fragment] of badFiles) {
   test(`bad config file: ${fragment}`, async (t) => {

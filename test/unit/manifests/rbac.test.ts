@@ -114,7 +114,7 @@ test('the DaemonSet runs like kube-proxy: host network, every node, node-critica
   t.true((c.args as string[]).includes('--hostname-override=$(NODE_NAME)'));
   t.deepEqual(c.env.find((e: Obj) => e.name === 'NODE_NAME').valueFrom, { fieldRef: { fieldPath: 'spec.nodeName' } });
   t.false(c.securityContext.privileged);
-  t.deepEqual(c.securityContext.capabilities, { drop: ['ALL'], add: ['NET_ADMIN', 'NET_RAW', 'NET_BIND_SERVICE'] });
+  t.deepEqual(c.securityContext.capabilities, { drop: ['ALL'], add: ['NET_ADMIN', 'NET_RAW', 'NET_BIND_SERVICE', 'SYS_RESOURCE'] });
   const mounts = new Map((c.volumeMounts as Obj[]).map((m) => [m.mountPath, m]));
   t.truthy(mounts.get('/run/xtables.lock'));
   t.true(mounts.get('/lib/modules')?.readOnly);
