@@ -8,4 +8,15 @@ export const planOptionsFromConfig = (config: Config, nodeName: string): PlanOpt
   clusterCIDRs: config.detectLocalMode === 'NodeCIDR' ? [] : config.clusterCIDRs,
   nodePortAddresses: config.nodePortAddresses,
   masqueradeAll: config.masqueradeAll,
+  ...podInterfaceOf(config),
 });
+
+const podInterfaceOf = (config: Config): Pick<PlanOptions, 'podInterface'> => {
+  if (config.detectLocalMode === 'BridgeInterface' && config.podBridgeInterface) {
+    return { podInterface: { name: config.podBridgeInterface, prefix: false } };
+  }
+  if (config.detectLocalMode === 'InterfaceNamePrefix' && config.podInterfaceNamePrefix) {
+    return { podInterface: { name: config.podInterfaceNamePrefix, prefix: true } };
+  }
+  return {};
+};

@@ -10,7 +10,7 @@ import { COMPAT_FLAGS, compatFlagName, normalizeFlagNames, type CompatFlag } fro
 import { fileProxyMode, parseConfigFile, settingsFromFile } from './config-file.ts';
 import { FLAG_SPECS, logLevelForVerbosity, type AnyFlagSpec, type SettingsPatch } from './settings.ts';
 import { DEFAULTS, type Config } from './types.ts';
-import { formatDuration, isDnsSubdomain, isIPLiteral, ValueError } from './values.ts';
+import { formatDuration, isDnsSubdomain, isInterfaceName, isIPLiteral, ValueError } from './values.ts';
 
 export type ParsedCommand =
   | { readonly command: 'run'; readonly config: Config; readonly warnings: readonly string[] }
@@ -255,6 +255,24 @@ const buildConfig = (cli: SettingsPatch, file: SettingsPatch, fromFile: Readonly
   const keepAliveTimeoutMs = s.ingressKeepAliveTimeoutMs ?? DEFAULTS.ingressKeepAliveTimeoutMs;
   if (keepAliveTimeoutMs <= 0) fail(['ingressKeepAliveTimeoutMs'], 'invalid value for --ingress-keepalive-timeout: must be greater than 0');
 
+  const detectLocalMode = s.detectLocalMode ?? DEFAULTS.detectLocalMode;
+  const podBridgeInterface = s.podBridgeInterface?.trim() || undefined;
+  const podInterfaceNamePrefix = s.podInterfaceNamePrefix?.trim() || undefined;
+  for (const [key, flag, value] of [
+    ['podBridgeInterface', '--pod-bridge-interface', podBridgeInterface],
+    ['podInterfaceNamePrefix', '--pod-interface-name-prefix', podInterfaceNamePrefix],
+  ] as const) {
+    if (value !== undefined && !isInterfaceName(value)) {
+      fail([key], `invalid value for ${flag}: ${JSON.stringify(value)} (expected an interface name: at most 15 characters, no "/", whitespace or ":")`);
+    }
+  }
+  if (detectLocalMode === 'BridgeInterface' && podBridgeInterface === undefined) {
+    fail(['detectLocalMode', 'podBridgeInterface'], '--detect-local-mode BridgeInterface needs --pod-bridge-interface (detectLocal.bridgeInterface)');
+  }
+  if (detectLocalMode === 'InterfaceNamePrefix' && podInterfaceNamePrefix === undefined) {
+    fail(['detectLocalMode', 'podInterfaceNamePrefix'], '--detect-local-mode InterfaceNamePrefix needs --pod-interface-name-prefix (detectLocal.interfaceNamePrefix)');
+  }
+
   const verbosity = s.verbosity ?? DEFAULTS.verbosity;
   const featureGates = s.featureGates ?? {};
   if (Object.keys(featureGates).length > 0) {
@@ -275,7 +293,9 @@ const buildConfig = (cli: SettingsPatch, file: SettingsPatch, fromFile: Readonly
     master: s.master || undefined,
     hostnameOverride,
     clusterCIDRs,
-    detectLocalMode: s.detectLocalMode ?? DEFAULTS.detectLocalMode,
+    detectLocalMode,
+    podBridgeInterface,
+    podInterfaceNamePrefix,
     nodePortAddresses: s.nodePortAddresses,
     masqueradeAll: s.masqueradeAll ?? false,
     healthzBindAddress: 'healthzBindAddress' in s ? s.healthzBindAddress : DEFAULTS.healthzBindAddress,

@@ -68,20 +68,6 @@ export const COMPAT_FLAGS: readonly CompatFlag[] = [
   { flags: '--ipvs-tcp-timeout <duration>', defaultText: '0s', why: "IPVS connection timeouts are left as the kernel has them", check: duration, matters: nonZeroDurationIn('ipvs') },
   { flags: '--ipvs-tcpfin-timeout <duration>', defaultText: '0s', why: "IPVS connection timeouts are left as the kernel has them", check: duration, matters: nonZeroDurationIn('ipvs') },
   { flags: '--ipvs-udp-timeout <duration>', defaultText: '0s', why: "IPVS connection timeouts are left as the kernel has them", check: duration, matters: nonZeroDurationIn('ipvs') },
-  {
-    flags: '--pod-bridge-interface <name>',
-    defaultText: 'none',
-    why: 'only read by --detect-local-mode BridgeInterface, which switchyard does not support',
-    check: anyText,
-    matters: nonEmpty,
-  },
-  {
-    flags: '--pod-interface-name-prefix <prefix>',
-    defaultText: 'none',
-    why: 'only read by --detect-local-mode InterfaceNamePrefix, which switchyard does not support',
-    check: anyText,
-    matters: nonEmpty,
-  },
   // klog's flags, which kube-proxy still registers (pflag also reads them with underscores: --log_file).
   { flags: '--logtostderr [bool]', defaultText: 'true', why: FILES, check: boolean, matters: (raw) => !parseBool(raw) },
   { flags: '--alsologtostderr [bool]', defaultText: 'false', why: FILES, check: boolean, matters: never },

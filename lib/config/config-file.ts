@@ -210,15 +210,9 @@ export const settingsFromFile = (
     set('conntrackUdpStreamTimeoutMs', durationOrUnset('conntrack.udpStreamTimeout', ct.udpStreamTimeout));
   }
 
-  if (file.detectLocalMode) {
-    if (file.detectLocalMode === 'BridgeInterface' || file.detectLocalMode === 'InterfaceNamePrefix') {
-      warnings.push(
-        `config file ${path}: field detectLocalMode ${file.detectLocalMode} is not supported; using ${DEFAULTS.detectLocalMode}`,
-      );
-    } else {
-      set('detectLocalMode', f('detectLocalMode', file.detectLocalMode, (v) => parseChoice(v, DETECT_LOCAL_MODES)));
-    }
-  }
+  if (file.detectLocalMode) set('detectLocalMode', f('detectLocalMode', file.detectLocalMode, (v) => parseChoice(v, DETECT_LOCAL_MODES)));
+  if (file.detectLocal?.bridgeInterface) set('podBridgeInterface', file.detectLocal.bridgeInterface);
+  if (file.detectLocal?.interfaceNamePrefix) set('podInterfaceNamePrefix', file.detectLocal.interfaceNamePrefix);
   if (file.logging?.verbosity != null) {
     const v = file.logging.verbosity;
     if (v < 0) throw invalid(path, `field logging.verbosity: invalid value ${v} (expected an integer >= 0)`);

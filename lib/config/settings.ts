@@ -26,6 +26,8 @@ export interface Settings {
   readonly hostnameOverride: string;
   readonly clusterCIDRs: readonly string[];
   readonly detectLocalMode: DetectLocalMode;
+  readonly podBridgeInterface: string;
+  readonly podInterfaceNamePrefix: string;
   readonly nodePortAddresses: readonly string[] | 'primary';
   readonly masqueradeAll: boolean;
   readonly healthzBindAddress: HostPort | undefined;
@@ -120,6 +122,8 @@ export const FLAG_SPECS: readonly AnyFlagSpec[] = [
   flag({ flags: '--hostname-override <name>', key: 'hostnameOverride', description: "this node's name (EndpointSlice nodeName, Node object)", defaultText: 'the OS hostname', parse: str }),
   flag({ flags: '--cluster-cidr <cidrs>', key: 'clusterCIDRs', description: 'pod CIDR(s), comma-separated (one per family), to tell local traffic', defaultText: 'none', parse: (raw) => parseCidrList(splitList(text(raw))) }),
   flag({ flags: '--detect-local-mode <mode>', key: 'detectLocalMode', description: `how pod traffic is recognised: ${DETECT_LOCAL_MODES.join('|')}`, defaultText: DEFAULTS.detectLocalMode, parse: (raw) => parseChoice(text(raw), DETECT_LOCAL_MODES) }),
+  flag({ flags: '--pod-bridge-interface <name>', key: 'podBridgeInterface', description: 'with --detect-local-mode BridgeInterface: traffic arriving on this bridge is from pods', defaultText: 'none', parse: str }),
+  flag({ flags: '--pod-interface-name-prefix <prefix>', key: 'podInterfaceNamePrefix', description: 'with --detect-local-mode InterfaceNamePrefix: traffic arriving on interfaces named PREFIX… is from pods', defaultText: 'none', parse: str }),
   flag({ flags: '--nodeport-addresses <cidrs>', key: 'nodePortAddresses', description: "where NodePorts answer: comma list of CIDRs (or all, localhost), or 'primary'", defaultText: "primary (the Node's InternalIPs)", parse: (raw) => parseNodePortAddresses(splitList(text(raw))) }),
   flag({ flags: '--masquerade-all [bool]', key: 'masqueradeAll', description: 'SNAT all traffic sent to ClusterIPs', defaultText: 'false', parse: bool }),
   flag({ flags: '--healthz-bind-address <host:port>', key: 'healthzBindAddress', description: '/healthz and /livez listener ("" disables)', defaultText: hp(DEFAULTS.healthzBindAddress), parse: bind(DEFAULTS.healthzBindAddress.port) }),

@@ -12,8 +12,11 @@ export type ProxyMode = (typeof PROXY_MODES)[number];
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
-/** How "traffic from a local pod" is recognised. kube-proxy's BridgeInterface/InterfaceNamePrefix are not supported. */
-export const DETECT_LOCAL_MODES = ['ClusterCIDR', 'NodeCIDR'] as const;
+/**
+ * How "traffic from a pod" is recognised (kube-proxy's local-traffic detectors): source in --cluster-cidr, source in
+ * the Node's podCIDRs, arriving on --pod-bridge-interface, or on an interface named --pod-interface-name-prefix….
+ */
+export const DETECT_LOCAL_MODES = ['ClusterCIDR', 'NodeCIDR', 'BridgeInterface', 'InterfaceNamePrefix'] as const;
 export type DetectLocalMode = (typeof DETECT_LOCAL_MODES)[number];
 
 export const IPVS_SCHEDULERS = ['rr', 'wrr', 'lc', 'wlc', 'lblc', 'lblcr', 'sh', 'dh', 'sed', 'nq', 'mh'] as const;
@@ -55,6 +58,10 @@ export interface Config {
   /** Pod CIDRs (0, 1 or one per family). */
   readonly clusterCIDRs: readonly string[];
   readonly detectLocalMode: DetectLocalMode;
+  /** --pod-bridge-interface (detectLocal.bridgeInterface): read by detectLocalMode BridgeInterface. */
+  readonly podBridgeInterface: string | undefined;
+  /** --pod-interface-name-prefix (detectLocal.interfaceNamePrefix): read by detectLocalMode InterfaceNamePrefix. */
+  readonly podInterfaceNamePrefix: string | undefined;
   /** CIDRs NodePorts answer on; 'primary' = the Node's InternalIPs; undefined = the default (same as 'primary'). */
   readonly nodePortAddresses: readonly string[] | 'primary' | undefined;
   readonly masqueradeAll: boolean;

@@ -148,6 +148,9 @@ export const parseChoice = <T extends string>(text: string, choices: readonly T[
   return found;
 };
 
+/** A Linux interface name (IFNAMSIZ − 1 characters; the kernel refuses "/", ":" and whitespace in one). */
+export const isInterfaceName = (text: string): boolean => text.length > 0 && text.length <= 15 && !/[\s/:]/.test(text);
+
 /** A DNS-1123 subdomain, the shape of a Node name. */
 export const isDnsSubdomain = (text: string): boolean =>
   text.length <= 253 && /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/.test(text);

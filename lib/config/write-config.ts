@@ -55,6 +55,7 @@ export const kubeProxyConfiguration = (config: Config): Record<string, unknown> 
       udpStreamTimeout: d(config.conntrack.udpStreamTimeoutMs),
       udpTimeout: d(config.conntrack.udpTimeoutMs),
     },
+    detectLocal: { bridgeInterface: config.podBridgeInterface ?? '', interfaceNamePrefix: config.podInterfaceNamePrefix ?? '' },
     detectLocalMode: config.detectLocalMode,
     featureGates: { ...config.featureGates },
     healthzBindAddress: config.healthzBindAddress ? formatHostPort(config.healthzBindAddress) : '',

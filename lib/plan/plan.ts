@@ -10,7 +10,8 @@
  * Choices documented here:
  *  - clusterCIDRs: --cluster-cidr when given (kube-proxy's default ClusterCIDR local-traffic detector); when it is
  *    empty, the Node's podCIDRs (kube-proxy's NodeCIDR detector). A family with neither gets none: nothing is
- *    treated as pod-originated for it.
+ *    treated as pod-originated for it. With `podInterface` (BridgeInterface/InterfaceNamePrefix) no CIDR is used:
+ *    the input interface decides, for both families.
  *  - nodePortAddresses 'primary' (or unset): per family, the Node's first InternalIP, else its first ExternalIP
  *    (kube-proxy's GetNodeHostIPs); when the Node, or an address of that family, is unknown: any local address.
  *  - nodePortAddresses as CIDRs: resolved against the Node's InternalIP/ExternalIP addresses only, because the pure
@@ -21,7 +22,7 @@ import { parseCIDR, cidrContains } from '../model/ip.ts';
 import type { Endpoint, IPFamily, NodeInfo, ServicePort } from '../model/types.ts';
 import { endpointsFor, type Snapshot } from '../state/service-state.ts';
 import { categorizeEndpoints } from './categorize.ts';
-import type { DesiredState, FamilySettings, PlannedEndpoint, ServicePlan, TrafficVerdict } from './types.ts';
+import type { DesiredState, FamilySettings, PlannedEndpoint, PodInterface, ServicePlan, TrafficVerdict } from './types.ts';
 
 export interface PlanOptions {
   readonly nodeName: string;
@@ -30,6 +31,8 @@ export interface PlanOptions {
   /** CIDRs, or 'primary'/undefined = the Node's primary IPs. */
   readonly nodePortAddresses: readonly string[] | 'primary' | undefined;
   readonly masqueradeAll: boolean;
+  /** Pod traffic is what arrives on this interface (then no CIDR is used to tell it). */
+  readonly podInterface?: PodInterface;
 }
 
 const FAMILIES: readonly IPFamily[] = [4, 6];
@@ -69,9 +72,14 @@ export const familySettings = (
   snapshot: Snapshot,
   options: PlanOptions,
 ): Readonly<Record<IPFamily, FamilySettings>> => {
-  const clusterSource = options.clusterCIDRs.length > 0 ? options.clusterCIDRs : (snapshot.node?.podCIDRs ?? []);
+  const clusterSource = options.podInterface
+    ? []
+    : options.clusterCIDRs.length > 0
+      ? options.clusterCIDRs
+      : (snapshot.node?.podCIDRs ?? []);
   const settings = (family: IPFamily): FamilySettings => ({
     clusterCIDRs: cidrsOfFamily(clusterSource, family),
+    ...(options.podInterface ? { podInterface: options.podInterface } : {}),
     ...nodePortSettings(family, options.nodePortAddresses, snapshot.node),
   });
   return { 4: settings(4), 6: settings(6) };

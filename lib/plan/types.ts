@@ -49,9 +49,21 @@ export interface ServicePlan {
   readonly healthCheckNodePort: number;
 }
 
+/** An input interface that marks traffic as coming from a pod (kube-proxy's BridgeInterface/InterfaceNamePrefix). */
+export interface PodInterface {
+  readonly name: string;
+  /** `name` is a prefix: every interface whose name starts with it. */
+  readonly prefix: boolean;
+}
+
 export interface FamilySettings {
-  /** Pod CIDRs of this family (from --cluster-cidr, else the Node's podCIDRs): source inside = cluster traffic. */
+  /**
+   * Pod CIDRs of this family (from --cluster-cidr, else the Node's podCIDRs): source inside = cluster traffic.
+   * Empty when `podInterface` decides instead.
+   */
   readonly clusterCIDRs: readonly string[];
+  /** Set when pod traffic is recognised by its input interface rather than by its source address. */
+  readonly podInterface?: PodInterface;
   /**
    * Where NodePorts answer: concrete addresses of this node. Empty with `nodePortOnAllLocal` true means any
    * local address (kube-proxy's behaviour when --nodeport-addresses is unset and no primary IP is known).

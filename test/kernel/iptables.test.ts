@@ -163,3 +163,24 @@ kernelTest('backend detection follows the backend that holds rules', async (t) =
   t.is(await detectBackend(commands, prefix), 'legacy');
   await new IptablesDataplane({ executor: legacy, cleanupExecutors: [legacy] }).cleanup();
 });
+
+for (const backend of BACKENDS) {
+  kernelTest(`${backend}: pod traffic told by input interface (BridgeInterface, InterfaceNamePrefix), read back from the kernel`, async (t) => {
+    const prefix = await withNetns(t);
+    const exec = new ExecIptables({ commands, backend, prefix });
+    const dp = new IptablesDataplane({ executor: exec, families: [4, 6] });
+    await dp.sync(desired(richServices(), { v4: { clusterCIDRs: [], podInterface: { name: 'veth', prefix: true } }, v6: { clusterCIDRs: [], podInterface: { name: 'cbr0', prefix: false } } }), noHint);
+    const nat4 = await exec.save(4, 'nat');
+    t.regex(nat4, /! -i veth\+ .*-j SWITCHYARD-MARK-MASQ/);
+    t.notRegex(nat4, /10\.244\.0\.0/);
+    t.regex(await exec.save(6, 'nat'), /! -i cbr0 .*-j SWITCHYARD-MARK-MASQ/);
+    const trace = await traceKernel(exec);
+    const clusterIP = { src: '10.244.1.20', dst: '10.96.0.10', proto: 'TCP', dport: 80 } as const;
+    const both = ['10.244.1.5:8080', '10.244.2.7:8080'];
+    t.deepEqual(trace({ ...clusterIP, from: 'pod', inIface: 'veth12ab' }), { verdict: 'dnat', endpoints: both, masquerade: false });
+    t.deepEqual(trace({ ...clusterIP, from: 'external', inIface: 'eth0' }), { verdict: 'dnat', endpoints: both, masquerade: true });
+    // eTP Local: a pod reaching the external IP goes to every endpoint, client IP kept.
+    t.deepEqual(trace({ src: '10.244.1.20', dst: '198.51.100.4', proto: 'TCP', dport: 80, from: 'pod', inIface: 'veth9' }), { verdict: 'dnat', endpoints: ['10.244.1.7:80', '10.244.2.10:80'], masquerade: false });
+    await dp.cleanup();
+  });
+}

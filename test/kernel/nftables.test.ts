@@ -98,6 +98,23 @@ kernelTest('kernel accepts the full and incremental transactions; nft list shows
   await dp.cleanup();
 });
 
+kernelTest('pod traffic told by input interface: the kernel takes iifname matches, exact and prefix', async (t) => {
+  const { runner } = await withNetns(t);
+  const dp = new NftablesDataplane({ runner });
+  await dp.sync(
+    desired(richServices(), { v4: { clusterCIDRs: [], podInterface: { name: 'veth', prefix: true } }, v6: { clusterCIDRs: [], podInterface: { name: 'cbr0', prefix: false } } }),
+    { changed: undefined, forceFull: false },
+  );
+  const v4 = (await runner.listTable('ip', 'switchyard'))!;
+  t.regex(v4, /ip daddr @cluster-ips iifname != "veth\*" jump mark-for-masquerade/);
+  // eTP Local: pods reaching an external address of the service use every endpoint.
+  t.regex(v4, /iifname "veth\*" goto /);
+  t.notRegex(v4, /@cluster-cidrs goto|saddr != @cluster-cidrs/);
+  const v6 = (await runner.listTable('ip6', 'switchyard'))!;
+  t.regex(v6, /ip6 daddr @cluster-ips iifname != "cbr0" jump mark-for-masquerade/);
+  await dp.cleanup();
+});
+
 kernelTest('a script the kernel refuses changes nothing', async (t) => {
   const { runner } = await withNetns(t);
   await runner.run(fullTransaction(buildRuleset(desired(richServices()))).render());

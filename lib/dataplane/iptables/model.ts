@@ -15,6 +15,8 @@ export const MAX_CHAIN_NAME = 28;
 export type Match =
   | { readonly m: 'src'; readonly neg: boolean; readonly cidr: string }
   | { readonly m: 'dst'; readonly neg: boolean; readonly cidr: string }
+  /** `-i cbr0`, `! -i veth+` (a trailing `+` matches every name with that prefix) */
+  | { readonly m: 'inIface'; readonly neg: boolean; readonly name: string }
   | { readonly m: 'proto'; readonly proto: L4 }
   /** `-m <proto> --dport N`; needs a preceding proto match. */
   | { readonly m: 'dport'; readonly proto: L4; readonly port: number }
@@ -57,6 +59,8 @@ const renderMatch = (m: Match): string => {
       return `${m.neg ? '! ' : ''}-s ${m.cidr}`;
     case 'dst':
       return `${m.neg ? '! ' : ''}-d ${m.cidr}`;
+    case 'inIface':
+      return `${m.neg ? '! ' : ''}-i ${m.name}`;
     case 'proto':
       return `-p ${m.proto}`;
     case 'dport':
@@ -140,6 +144,9 @@ export const parseRule = (line: string): Rule => {
         break;
       case '-d':
         matches.push({ m: 'dst', neg: wasNeg, cidr: hostCidr(next(t)) });
+        break;
+      case '-i':
+        matches.push({ m: 'inIface', neg: wasNeg, name: next(t) });
         break;
       case '-p':
         matches.push({ m: 'proto', proto: next(t) as L4 });

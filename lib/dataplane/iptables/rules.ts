@@ -65,6 +65,18 @@ const src = (cidr: string, neg = false): Match => ({ m: 'src', neg, cidr: hostCi
 const portMatch = (proto: L4, port: number): Match[] => [{ m: 'proto', proto }, { m: 'dport', proto, port }];
 const comment = (text: string): Match => ({ m: 'comment', text: commentText(text) });
 const localType = (field: 'src' | 'dst'): Match => ({ m: 'addrtype', field, neg: false });
+
+/**
+ * "From a pod" under the local-traffic detector, as alternatives (any one matches): the input interface when one is
+ * configured (`veth+` for a prefix), else one source match per cluster CIDR; none when neither is known.
+ */
+export const podSources = (settings: FamilySettings): Match[] =>
+  settings.podInterface
+    ? [{ m: 'inIface', neg: false, name: `${settings.podInterface.name}${settings.podInterface.prefix ? '+' : ''}` }]
+    : normalizeCidrs(settings.clusterCIDRs).map((c) => src(c));
+
+/** The negation of one podSources match ("not from a pod", when one match can say it). */
+export const notFrom = (m: Match): Match => (m.m === 'src' || m.m === 'inIface' ? { ...m, neg: !m.neg } : m);
 const loopback = (family: IPFamily): string => (family === 4 ? '127.0.0.0/8' : '::1/128');
 /** After DNAT: destination (ip, port) equals the source ip — a pod that reached itself through a service. */
 const hairpin = (family: IPFamily): Match => ({ m: 'set', neg: false, name: hairpinSet(family), dirs: ['dst', 'dst', 'src'] });
@@ -99,7 +111,7 @@ export const nodePortDestinations = (family: IPFamily, s: FamilySettings): Match
 };
 
 export const buildBase = (family: IPFamily, settings: FamilySettings): BaseGroup<Rule> => {
-  const cidrs = normalizeCidrs(settings.clusterCIDRs);
+  const pods = podSources(settings);
   const own = (table: TableName, name: string, rules: Rule[] = []): OwnChain<Rule> => ({ table, name, rules });
   const nodePorts = nodePortDestinations(family, settings);
   const chains: OwnChain<Rule>[] = [
@@ -113,7 +125,7 @@ export const buildBase = (family: IPFamily, settings: FamilySettings): BaseGroup
       r([], { t: 'MASQUERADE' }),
     ]),
     own('nat', MARK_MASQ, [r([], { t: 'MARK', op: 'or', mark: MASQ_MARK })]),
-    ...(cidrs.length > 1 ? [own('nat', MASQ_NONCLUSTER, [...cidrs.map((c) => r([src(c)], { t: 'RETURN' })), r([], jump(MARK_MASQ))])] : []),
+    ...(pods.length > 1 ? [own('nat', MASQ_NONCLUSTER, [...pods.map((m) => r([m], { t: 'RETURN' })), r([], jump(MARK_MASQ))])] : []),
     own('nat', CANARY),
     own('filter', SERVICES),
     own('filter', EXTERNAL_SERVICES),
@@ -214,18 +226,18 @@ export const buildService = (p: ServicePlan, settings: FamilySettings, masquerad
     return [...sticky, ...spread];
   };
 
-  // ClusterIP traffic from outside the cluster CIDRs (or all of it) is masqueraded; the rule sits in the chain
-  // internal traffic uses and matches the ClusterIP, so external traffic passing through is unaffected.
-  const cidrs = normalizeCidrs(settings.clusterCIDRs);
+  // ClusterIP traffic not from a pod (or all of it) is masqueraded; the rule sits in the chain internal traffic
+  // uses and matches the ClusterIP, so external traffic passing through is unaffected.
+  const pods = podSources(settings);
   const cip = [dst(p.clusterIP), ...portMatch(proto, p.port)];
   const masqRule: Rule[] =
     p.clusterIP === ''
       ? []
       : masqueradeAll
         ? [r([...cip, cmt], jump(MARK_MASQ))]
-        : cidrs.length === 1
-          ? [r([src(cidrs[0]!, true), ...cip, cmt], jump(MARK_MASQ))]
-          : cidrs.length > 1
+        : pods.length === 1
+          ? [r([notFrom(pods[0]!), ...cip, cmt], jump(MARK_MASQ))]
+          : pods.length > 1
             ? [r([...cip, cmt], jump(MASQ_NONCLUSTER))]
             : [];
   if (svc !== undefined) chains.push({ table: 'nat', name: svc, rules: [...(use.internal === 'cluster' ? masqRule : []), ...selection(p.clusterEndpoints)] });
@@ -248,7 +260,7 @@ export const buildService = (p: ServicePlan, settings: FamilySettings, masquerad
       } else if (svl !== undefined) {
         if (svc !== undefined) {
           // Pods reaching an external address are cluster traffic: any endpoint will do, client IP kept.
-          for (const c of cidrs) extRules.push(r([src(c), cmt], jump(svc)));
+          for (const m of pods) extRules.push(r([m, cmt], jump(svc)));
           // The node itself has no client IP worth keeping: masquerade and use any endpoint.
           extRules.push(r([cmt, localType('src')], jump(MARK_MASQ)), r([cmt, localType('src')], jump(svc)));
         }

@@ -5,7 +5,7 @@
  * It evaluates the rule form (typed tables, e.g. parsed back from the fake kernel) — not DesiredState. Pure.
  */
 import type { IPFamily } from '../../model/types.ts';
-import { traceVerdict, type TraceContext, type TracedPacket, type TracePacket, type TraceResult, type Tracer } from '../trace-types.ts';
+import { startPacket, traceVerdict, type TraceContext, type TracedPacket, type TracePacket, type TraceResult, type Tracer } from '../trace-types.ts';
 import { addrMatches, sameAddr } from '../nftables/addr.ts';
 import type { Match, Rule, TableName } from './model.ts';
 import { JUMP_RULES, type Tables } from './rules.ts';
@@ -59,6 +59,8 @@ export class IptablesEvaluator {
         return addrMatches(p.src, m.cidr) !== m.neg;
       case 'dst':
         return addrMatches(p.dst, m.cidr) !== m.neg;
+      case 'inIface':
+        return (m.name.endsWith('+') ? p.inIface.startsWith(m.name.slice(0, -1)) : p.inIface === m.name) !== m.neg;
       case 'proto':
         return p.proto === m.proto;
       case 'dport':
@@ -160,7 +162,7 @@ export const traceIptables = (
   return (packet: TracePacket): TraceResult => {
     const ev = evaluators.get(packet.dst.includes(':') ? 6 : 4);
     if (ev === undefined) return { verdict: 'accept' };
-    const start: Pkt = { src: packet.src, dst: packet.dst, proto: packet.proto.toLowerCase(), dport: packet.dport, mark: 0, dnat: false, masq: false };
+    const start: Pkt = startPacket(packet);
     const ended: ('drop' | 'reject')[] = [];
     const hook = (table: TableName, chain: string, pkts: readonly Pkt[]): Pkt[] => ev.hook(table, chain, pkts, ended);
     let done: Pkt[];

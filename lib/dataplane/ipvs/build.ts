@@ -9,7 +9,7 @@ import type { IPFamily } from '../../model/types.ts';
 import type { DesiredState, FamilySettings, PlannedEndpoint, ServicePlan, TrafficVerdict } from '../../plan/types.ts';
 import { addrMatches, normalizeCidrs, sameAddr } from '../nftables/addr.ts';
 import { hostCidr, MASQ_MARK, type L4, type Match, type Rule, type TableName, type Target } from '../iptables/model.ts';
-import { nodePortDestinations, type Tables } from '../iptables/rules.ts';
+import { nodePortDestinations, notFrom, podSources, type Tables } from '../iptables/rules.ts';
 import { CANARY, MARK_MASQ, MASQ_NONCLUSTER, NODEPORTS, POSTROUTING, SERVICES } from '../iptables/names.ts';
 import { DROP_MARK, vsKey, type IpsetDef, type IpsetType, type IpvsFamilyState, type VirtualServer } from './model.ts';
 
@@ -133,13 +133,13 @@ export const buildIpvs = (state: DesiredState, family: IPFamily, options: IpvsBu
     }
   }
 
-  const cidrs = normalizeCidrs(settings.clusterCIDRs);
+  const pods = podSources(settings);
   const cluster = inSet(setName(family, 'CLUSTER-IP'), 'dst', 'dst');
   const masq: Rule[] = state.masqueradeAll
     ? [r([cluster], jump(MARK_MASQ))]
-    : cidrs.length === 1
-      ? [r([{ m: 'src', neg: true, cidr: cidrs[0]! }, cluster], jump(MARK_MASQ))]
-      : cidrs.length > 1
+    : pods.length === 1
+      ? [r([notFrom(pods[0]!), cluster], jump(MARK_MASQ))]
+      : pods.length > 1
         ? [r([cluster], jump(MASQ_NONCLUSTER))]
         : [];
   const npDest = nodePortDestinations(family, settings);
@@ -162,7 +162,7 @@ export const buildIpvs = (state: DesiredState, family: IPFamily, options: IpvsBu
     [FIREWALL, [r([inSet(setName(family, 'LOAD-BALANCER-SOURCE-CIDR'), 'dst', 'dst', 'src')], { t: 'RETURN' }), r([], jump(MARK_DROP))]],
     [MARK_DROP, [r([], { t: 'MARK', op: 'or', mark: DROP_MARK })]],
     [MARK_MASQ, [r([], { t: 'MARK', op: 'or', mark: MASQ_MARK })]],
-    ...(cidrs.length > 1 ? [[MASQ_NONCLUSTER, [...cidrs.map((c) => r([{ m: 'src', neg: false, cidr: c }], { t: 'RETURN' })), r([], jump(MARK_MASQ))]] as [string, Rule[]]] : []),
+    ...(pods.length > 1 ? [[MASQ_NONCLUSTER, [...pods.map((m) => r([m], { t: 'RETURN' })), r([], jump(MARK_MASQ))]] as [string, Rule[]]] : []),
     [POSTROUTING, [
       r([inSet(setName(family, 'LOOP-BACK'), 'dst', 'dst', 'src')], { t: 'MASQUERADE' }),
       r([{ m: 'mark', neg: true, mark: MASQ_MARK }], { t: 'RETURN' }),

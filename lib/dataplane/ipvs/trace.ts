@@ -6,7 +6,7 @@
  * is answered by the local stack with a reset / port unreachable: 'reject'. Pure.
  */
 import type { IPFamily } from '../../model/types.ts';
-import { traceVerdict, type TraceContext, type TracePacket, type TraceResult, type Tracer } from '../trace-types.ts';
+import { startPacket, traceVerdict, type TraceContext, type TracePacket, type TraceResult, type Tracer } from '../trace-types.ts';
 import { addrMatches, sameAddr } from '../nftables/addr.ts';
 import type { Rule, TableName } from '../iptables/model.ts';
 import { IptablesEvaluator, type Pkt, type SetLookup } from '../iptables/trace.ts';
@@ -54,7 +54,7 @@ export const traceIpvs = (states: Readonly<Partial<Record<IPFamily, IpvsFamilySt
         }
         return v.reals.map((r) => ({ ...p, dst: r.addr, dport: r.port, dnat: true }));
       });
-    const start: Pkt = { src: packet.src, dst: packet.dst, proto: packet.proto.toLowerCase(), dport: packet.dport, mark: 0, dnat: false, masq: false };
+    const start: Pkt = startPacket(packet);
     let done: Pkt[];
     if (packet.from === 'node') {
       const out = hook('nat', 'POSTROUTING', hook('filter', 'OUTPUT', ipvs(hook('nat', 'OUTPUT', [start]))));

@@ -47,6 +47,17 @@ const setDefs: readonly SetDef[] = [
 
 const loopback = (family: IPFamily): string => (family === 4 ? '127.0.0.0/8' : '::1');
 
+/**
+ * "From a pod" (`==`) or "not from a pod" (`!=`) under the local-traffic detector: the input interface when one is
+ * configured, else the source against the cluster CIDRs; undefined when neither is known (nothing counts as a pod).
+ */
+export const podSourceMatch = (settings: FamilySettings, op: '==' | '!='): Match | undefined =>
+  settings.podInterface
+    ? { m: 'iifname', op, name: settings.podInterface.name, prefix: settings.podInterface.prefix }
+    : settings.clusterCIDRs.length > 0
+      ? { m: 'addrInSet', field: 'saddr', op, set: CLUSTER_CIDRS }
+      : undefined;
+
 /** The match that selects traffic addressed to a NodePort, or undefined when NodePorts answer nowhere. */
 const nodePortMatches = (family: IPFamily, s: FamilySettings): Match[] | undefined => {
   if (s.nodePortAddresses.length > 0) return [{ m: 'addrInSet', field: 'daddr', op: '==', set: NODEPORT_IPS }];
@@ -74,18 +85,11 @@ export const buildBase = (
     base: { type, hook, priority },
     rules,
   });
+  const notFromPod = podSourceMatch(settings, '!=');
   const masqMark: Rule[] = masqueradeAll
     ? [rule([{ m: 'addrInSet', field: 'daddr', op: '==', set: CLUSTER_IPS }], jump(MARK_FOR_MASQ))]
-    : clusterCidrs.length > 0
-      ? [
-          rule(
-            [
-              { m: 'addrInSet', field: 'daddr', op: '==', set: CLUSTER_IPS },
-              { m: 'addrInSet', field: 'saddr', op: '!=', set: CLUSTER_CIDRS },
-            ],
-            jump(MARK_FOR_MASQ),
-          ),
-        ]
+    : notFromPod !== undefined
+      ? [rule([{ m: 'addrInSet', field: 'daddr', op: '==', set: CLUSTER_IPS }, notFromPod], jump(MARK_FOR_MASQ))]
       : [];
   const chains: Chain[] = [
     baseChain('filter-prerouting', 'filter', 'prerouting', -110, [rule([ctNew], jump('firewall-check'))]),

@@ -27,6 +27,8 @@ export type Match =
   | { readonly m: 'keyInSet'; readonly key: readonly KeyField[]; readonly set: string }
   /** `fib daddr type local` */
   | { readonly m: 'fibLocal'; readonly field: AddrField }
+  /** `iifname "cbr0"`, `iifname != "veth*"` (prefix) */
+  | { readonly m: 'iifname'; readonly op: '==' | '!='; readonly name: string; readonly prefix: boolean }
   | { readonly m: 'l4proto'; readonly proto: L4 }
   | { readonly m: 'ctState'; readonly state: 'new' | 'invalid' }
   | { readonly m: 'ctStatusDnat' }

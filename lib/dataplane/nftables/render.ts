@@ -37,6 +37,8 @@ export const renderMatch = (m: Match, family: IPFamily): string => {
       return `${renderKey(m.key, family)} @${m.set}`;
     case 'fibLocal':
       return `fib ${m.field} type local`;
+    case 'iifname':
+      return `iifname ${m.op === '!=' ? '!= ' : ''}"${m.name}${m.prefix ? '*' : ''}"`;
     case 'l4proto':
       return `meta l4proto ${m.proto}`;
     case 'ctState':

@@ -10,7 +10,6 @@ import { elementKey, renderVerdict, slotKey } from './render.ts';
 import { placeEndpoints } from './slots.ts';
 import { clusterEndpointsMapName, nodePortEndpointsMapName, sharedChainName } from './shared.ts';
 import {
-  CLUSTER_CIDRS,
   CLUSTER_IPS,
   DROP_TEXT,
   FIREWALL_IPS,
@@ -24,6 +23,7 @@ import {
   SERVICE_NODEPORTS,
   goto,
   jump,
+  podSourceMatch,
   rule,
   verdict,
 } from './base.ts';
@@ -248,10 +248,9 @@ export const buildService = (
         if (clusterChain !== undefined) rules.push(rule([], jump(MARK_FOR_MASQ)), rule([], verdict(goto(clusterChain))));
       } else if (localChain !== undefined) {
         if (clusterChain !== undefined) {
-          if (settings.clusterCIDRs.length > 0) {
-            // Pods reaching an external address of the service are cluster traffic: any endpoint will do.
-            rules.push(rule([{ m: 'addrInSet', field: 'saddr', op: '==', set: CLUSTER_CIDRS }], verdict(goto(clusterChain))));
-          }
+          const fromPod = podSourceMatch(settings, '==');
+          // Pods reaching an external address of the service are cluster traffic: any endpoint will do.
+          if (fromPod !== undefined) rules.push(rule([fromPod], verdict(goto(clusterChain))));
           // The node itself has no local client IP worth keeping: masquerade and use any endpoint.
           rules.push(rule([{ m: 'fibLocal', field: 'saddr' }], jump(MARK_FOR_MASQ)));
           rules.push(rule([{ m: 'fibLocal', field: 'saddr' }], verdict(goto(clusterChain))));

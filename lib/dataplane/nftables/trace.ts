@@ -4,7 +4,7 @@
  * It evaluates the rule form itself (maps, sets, chains) — not DesiredState. Pure.
  */
 import type { IPFamily } from '../../model/types.ts';
-import { traceVerdict, type TraceContext, type TracedPacket, type TracePacket, type TraceResult, type Tracer } from '../trace-types.ts';
+import { startPacket, traceVerdict, type TraceContext, type TracedPacket, type TracePacket, type TraceResult, type Tracer } from '../trace-types.ts';
 import { addrMatches, sameAddr } from './addr.ts';
 import { elementKeyParts, parseVerdict } from './render.ts';
 import { flatten, type FlatTable } from './diff.ts';
@@ -57,6 +57,10 @@ class Evaluator {
         return this.lookup(m.set, m.key, p) !== undefined;
       case 'fibLocal':
         return this.ctx.localAddresses.some((a) => sameAddr(a, m.field === 'daddr' ? p.dst : p.src));
+      case 'iifname': {
+        const hit = m.prefix ? p.inIface.startsWith(m.name) : p.inIface === m.name;
+        return m.op === '==' ? hit : !hit;
+      }
       case 'l4proto':
         return p.proto === m.proto;
       case 'ctState':
@@ -194,7 +198,7 @@ export const traceNftables = (ruleset: Ruleset, ctx: TraceContext): Tracer => {
   return (packet: TracePacket): TraceResult => {
     const ev = evaluators.get(packet.dst.includes(':') ? 6 : 4);
     if (ev === undefined) return { verdict: 'accept' };
-    const start: Pkt = { src: packet.src, dst: packet.dst, proto: packet.proto.toLowerCase(), dport: packet.dport, mark: 0, dnat: false, masq: false };
+    const start: Pkt = startPacket(packet);
     const ended: ('drop' | 'reject')[] = [];
     const run = (hook: BaseChainSpec['hook'], pkts: readonly Pkt[]): Pkt[] => {
       const r = ev.hook(hook, pkts);

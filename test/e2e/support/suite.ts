@@ -24,10 +24,18 @@ interface World {
   readonly daemons: Map<string, DaemonProcess>;
 }
 
-export const registerE2eSuite = (mode: ProxyMode, scenarios: readonly Scenario[]): void => {
-  const title = (s: Scenario) => `${mode} e2e ${String(s.id).padStart(2, '0')}. ${s.title}`;
+export interface SuiteVariant {
+  /** Names the variant in test titles and log lines, e.g. `nftables detect-local`. */
+  readonly label: string;
+  /** Flags appended to the daemon's command line, chosen once the sandbox (and its pod network) exists. */
+  readonly extraArgs: (sandbox: Sandbox) => readonly string[];
+}
+
+export const registerE2eSuite = (mode: ProxyMode, scenarios: readonly Scenario[], variant?: SuiteVariant): void => {
+  const label = variant?.label ?? mode;
+  const title = (s: Scenario) => `${label} e2e ${String(s.id).padStart(2, '0')}. ${s.title}`;
   if (netnsSkipReason) {
-    console.log(`[e2e ${mode}] skipped: ${netnsSkipReason}`);
+    console.log(`[e2e ${label}] skipped: ${netnsSkipReason}`);
     for (const s of scenarios) test.skip(title(s), () => {});
     return;
   }
@@ -40,7 +48,7 @@ export const registerE2eSuite = (mode: ProxyMode, scenarios: readonly Scenario[]
   const daemonOf = (w: World, nodeName: string): DaemonProcess => {
     let d = w.daemons.get(nodeName);
     if (!d) {
-      d = new DaemonProcess(w.sandbox, nodeName, daemonArgv(mode, w.manifests.path, nodeName));
+      d = new DaemonProcess(w.sandbox, nodeName, [...daemonArgv(mode, w.manifests.path, nodeName), ...(variant?.extraArgs(w.sandbox) ?? [])]);
       w.daemons.set(nodeName, d);
     }
     return d;
@@ -51,7 +59,7 @@ export const registerE2eSuite = (mode: ProxyMode, scenarios: readonly Scenario[]
       const missing = missingBuild();
       if (missing) throw new Error(missing);
       const started = Date.now();
-      const dir = await mkdtemp(join(tmpdir(), `switchyard-e2e-${mode}-`));
+      const dir = await mkdtemp(join(tmpdir(), `switchyard-e2e-${label.replace(/\W+/g, '-')}-`));
       dirToRemove = dir;
       const sandbox = await Sandbox.create(defaultSandboxSpec(podSpecs));
       const manifests = new ManifestsDir(dir);
@@ -82,7 +90,7 @@ export const registerE2eSuite = (mode: ProxyMode, scenarios: readonly Scenario[]
   test.after.always(async (t) => {
     if (figures.length > 0) {
       const report = figures.map(([name, ms]) => `  ${name}: ${ms} ms`).join('\n');
-      console.log(`[e2e ${mode}] measured:\n${report}`);
+      console.log(`[e2e ${label}] measured:\n${report}`);
     }
     if (dirToRemove) await rm(dirToRemove, { recursive: true, force: true });
     if (!world) return;

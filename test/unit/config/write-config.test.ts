@@ -30,6 +30,7 @@ const cases: [string, readonly string[]][] = [
   ]],
   ['ipvs', ['--proxy-mode=ipvs', '--ipvs-scheduler=lc', '--ipvs-sync-period=10s', '--ipvs-min-sync-period=2s', '--ipvs-strict-arp']],
   ['nodePortAddresses primary', ['--nodeport-addresses=primary']],
+  ['detect-local by interface', ['--detect-local-mode=InterfaceNamePrefix', '--pod-interface-name-prefix=veth', '--pod-bridge-interface=cbr0']],
 ];
 for (const [name, argv] of cases) {
   test(`--write-config-to output reads back to the same settings: ${name}`, async (t) => {

@@ -24,6 +24,10 @@ const rich = desired(richServices());
 const pkt = (from: TracePacket['from'], src: string, dst: string, dport: number, proto: TracePacket['proto'] = 'TCP'): TracePacket => ({ from, src, dst, dport, proto });
 const dnat = (masquerade: boolean, ...endpoints: string[]): TraceResult => ({ verdict: 'dnat', endpoints: [...endpoints].sort(), masquerade });
 
+const BRIDGE = desired(richServices(), { v4: { clusterCIDRs: [], podInterface: { name: 'cbr0', prefix: false } } });
+const PREFIX = desired(richServices(), { v4: { clusterCIDRs: [], podInterface: { name: 'veth', prefix: true } } });
+const via = (inIface: string, packet: TracePacket): TracePacket => ({ ...packet, inIface });
+
 const flows: readonly Flow[] = [
   { title: 'ClusterIP from a pod: any endpoint, client IP kept', packet: pkt('pod', POD, '10.96.0.10', 80), want: dnat(false, '10.244.1.5:8080', '10.244.2.7:8080') },
   { title: 'ClusterIP from the node: masqueraded', packet: pkt('node', NODE_IP, '10.96.0.10', 80), want: dnat(true, '10.244.1.5:8080', '10.244.2.7:8080') },
@@ -82,12 +86,34 @@ const flows: readonly Flow[] = [
   { title: 'IPv6 ClusterIP from the node: masqueraded', packet: pkt('node', NODE_IP6, 'fd00:96::10', 80), want: dnat(true, '[fd00:244::5]:8080', '[fd00:244::7]:8080') },
   { title: 'IPv6 NodePort', packet: pkt('external', '2001:db8::5', NODE_IP6, 30080), want: dnat(true, '[fd00:244::5]:8080', '[fd00:244::7]:8080') },
   { title: 'IPv6 ClusterIP without endpoints: rejected', packet: pkt('pod', 'fd00:244::99', 'fd00:96::20', 80), want: { verdict: 'reject' } },
+  // Local-traffic detection by input interface (kube-proxy's BridgeInterface and InterfaceNamePrefix modes).
+  { title: 'BridgeInterface: ClusterIP from a pod on the bridge: client IP kept', state: BRIDGE, packet: via('cbr0', pkt('pod', POD, '10.96.0.10', 80)), want: dnat(false, '10.244.1.5:8080', '10.244.2.7:8080') },
+  { title: 'BridgeInterface: ClusterIP arriving on another interface: masqueraded', state: BRIDGE, packet: via('eth0', pkt('external', EXTERNAL, '10.96.0.10', 80)), want: dnat(true, '10.244.1.5:8080', '10.244.2.7:8080') },
+  { title: 'BridgeInterface: a pod address arriving on another interface is not a pod', state: BRIDGE, packet: via('eth0', pkt('external', POD, '10.96.0.10', 80)), want: dnat(true, '10.244.1.5:8080', '10.244.2.7:8080') },
+  { title: 'BridgeInterface: ClusterIP from the node: masqueraded', state: BRIDGE, packet: pkt('node', NODE_IP, '10.96.0.10', 80), want: dnat(true, '10.244.1.5:8080', '10.244.2.7:8080') },
+  { title: 'BridgeInterface: eTP Local externalIP from a pod: short-circuit to all endpoints', state: BRIDGE, packet: via('cbr0', pkt('pod', POD, '198.51.100.4', 80)), want: dnat(false, '10.244.1.7:80', '10.244.2.10:80') },
+  { title: 'BridgeInterface: eTP Local externalIP from outside: local endpoints only', state: BRIDGE, packet: via('eth0', pkt('external', EXTERNAL, '198.51.100.4', 80)), want: dnat(false, '10.244.1.7:80') },
+  { title: 'InterfaceNamePrefix: ClusterIP from a pod veth: client IP kept', state: PREFIX, packet: via('veth1a2b3c', pkt('pod', POD, '10.96.0.10', 80)), want: dnat(false, '10.244.1.5:8080', '10.244.2.7:8080') },
+  { title: 'InterfaceNamePrefix: ClusterIP from eth0: masqueraded', state: PREFIX, packet: via('eth0', pkt('external', EXTERNAL, '10.96.0.10', 80)), want: dnat(true, '10.244.1.5:8080', '10.244.2.7:8080') },
+  { title: 'InterfaceNamePrefix: a name that only contains the prefix is not a pod', state: PREFIX, packet: via('xveth0', pkt('pod', POD, '10.96.0.10', 80)), want: dnat(true, '10.244.1.5:8080', '10.244.2.7:8080') },
+  { title: 'InterfaceNamePrefix: eTP Local externalIP from a pod veth: short-circuit', state: PREFIX, packet: via('veth9', pkt('pod', POD, '198.51.100.4', 80)), want: dnat(false, '10.244.1.7:80', '10.244.2.10:80') },
   {
     title: 'a single-endpoint service with one port',
     state: desired([plan({ name: 'one', clusterIP: '10.96.1.1', port: 8080, endpoints: [ep('10.244.3.3', 80)] })]),
     packet: pkt('pod', POD, '10.96.1.1', 8080),
     want: dnat(false, '10.244.3.3:80'),
   },
+];
+
+/**
+ * Rows IPVS cannot pass: one real-server list per virtual server, whatever the source, so pods and the node itself
+ * cannot be sent to all endpoints of an eTP Local service's external address (as in kube-proxy's IPVS mode).
+ */
+export const IPVS_KNOWN_DIFFERENCES: readonly string[] = [
+  'eTP Local externalIP from a pod: short-circuit to all endpoints',
+  'eTP Local NodePort from the node: all endpoints, masqueraded',
+  'BridgeInterface: eTP Local externalIP from a pod: short-circuit to all endpoints',
+  'InterfaceNamePrefix: eTP Local externalIP from a pod veth: short-circuit',
 ];
 
 export const runPacketFlowSuite = (test: TestFn, name: string, makeTracer: MakeTracer): void => {

@@ -13,7 +13,7 @@ import { FakeCommandRunner } from '../../../../lib/exec/command.ts';
 import type { IPFamily } from '../../../../lib/model/types.ts';
 import type { ServicePlan } from '../../../../lib/plan/types.ts';
 import { desired, ep, LOCAL_ADDRESSES, plan, richServices } from '../fixtures.ts';
-import { runPacketFlowSuite } from '../packet-flow-suite.ts';
+import { IPVS_KNOWN_DIFFERENCES, runPacketFlowSuite } from '../packet-flow-suite.ts';
 
 const noHint = { changed: undefined, forceFull: false };
 const setup = (supported = true) => {
@@ -31,11 +31,8 @@ const fakeState = (kernel: FakeIpvsKernel, iptables: FakeIptables, family: IPFam
   tables: iptables.typedTables(family),
 });
 
-// The suite against what the fakes hold after a sync (see packet-flow.test.ts for the two known differences).
-const KNOWN = new Set([
-  'ipvs (fake kernel) packet flow: eTP Local externalIP from a pod: short-circuit to all endpoints',
-  'ipvs (fake kernel) packet flow: eTP Local NodePort from the node: all endpoints, masqueraded',
-]);
+// The suite against what the fakes hold after a sync (see packet-flow.test.ts for the known differences).
+const KNOWN = new Set(IPVS_KNOWN_DIFFERENCES.map((title) => `ipvs (fake kernel) packet flow: ${title}`));
 const suiteTest = ((title: string, fn: (t: ExecutionContext) => Promise<void>) => (KNOWN.has(title) ? test.failing(title, fn) : test(title, fn))) as unknown as TestFn;
 runPacketFlowSuite(suiteTest, 'ipvs (fake kernel)', async (state, ctx) => {
   const kernel = new FakeIpvsKernel();
