@@ -8,6 +8,7 @@ export const planOptionsFromConfig = (config: Config, nodeName: string): PlanOpt
   clusterCIDRs: config.detectLocalMode === 'NodeCIDR' ? [] : config.clusterCIDRs,
   nodePortAddresses: config.nodePortAddresses,
   masqueradeAll: config.masqueradeAll,
+  masqueradeBit: config.masqueradeBit,
   ...podInterfaceOf(config),
 });
 

@@ -273,6 +273,11 @@ const buildConfig = (cli: SettingsPatch, file: SettingsPatch, fromFile: Readonly
     fail(['detectLocalMode', 'podInterfaceNamePrefix'], '--detect-local-mode InterfaceNamePrefix needs --pod-interface-name-prefix (detectLocal.interfaceNamePrefix)');
   }
 
+  const masqueradeBit = s.masqueradeBit ?? DEFAULTS.masqueradeBit;
+  if (proxyMode === 'ipvs' && masqueradeBit === 15) {
+    fail(['masqueradeBit', 'proxyMode'], '--iptables-masquerade-bit 15 is the bit IPVS mode marks connections to drop with; pick another');
+  }
+
   const verbosity = s.verbosity ?? DEFAULTS.verbosity;
   const featureGates = s.featureGates ?? {};
   if (Object.keys(featureGates).length > 0) {
@@ -298,6 +303,7 @@ const buildConfig = (cli: SettingsPatch, file: SettingsPatch, fromFile: Readonly
     podInterfaceNamePrefix,
     nodePortAddresses: s.nodePortAddresses,
     masqueradeAll: s.masqueradeAll ?? false,
+    masqueradeBit,
     healthzBindAddress: 'healthzBindAddress' in s ? s.healthzBindAddress : DEFAULTS.healthzBindAddress,
     metricsBindAddress: 'metricsBindAddress' in s ? s.metricsBindAddress : DEFAULTS.metricsBindAddress,
     ingressHttpAddress: 'ingressHttpAddress' in s ? s.ingressHttpAddress : DEFAULTS.ingressHttpAddress,

@@ -45,13 +45,6 @@ export const COMPAT_FLAGS: readonly CompatFlag[] = [
   { flags: '--profiling [bool]', defaultText: 'false', why: 'there are no pprof endpoints (profile with node --cpu-prof)', check: boolean, matters: isTrue },
   { flags: '--show-hidden-metrics-for-version <version>', defaultText: 'none', why: 'no metric is hidden', check: anyText, matters: never },
   {
-    flags: '--iptables-masquerade-bit <bit>',
-    defaultText: '14',
-    why: 'the masquerade mark is always bit 14 (0x4000)',
-    check: (raw) => void parseIntInRange(raw, 0, 31),
-    matters: (raw) => parseIntInRange(raw, 0, 31) !== 14,
-  },
-  {
     flags: '--iptables-localhost-nodeports [bool]',
     defaultText: 'true',
     why: "NodePorts do not answer on 127.0.0.1 (as in kube-proxy's nftables mode)",

@@ -181,6 +181,13 @@ export const settingsFromFile = (
     set('nodePortAddresses', f('nodePortAddresses', list.join(','), () => parseNodePortAddresses(list)));
   }
   if (file.iptables?.masqueradeAll || file.nftables?.masqueradeAll) set('masqueradeAll', true);
+  // kube-proxy reads the bit from iptables for iptables and IPVS modes, from nftables for nftables mode.
+  const bitSection = mode === 'nftables' || mode === 'none' ? 'nftables' : 'iptables';
+  const bit = file[bitSection]?.masqueradeBit;
+  if (bit != null) {
+    if (bit < 0 || bit > 31) throw invalid(path, `field ${bitSection}.masqueradeBit: invalid value ${bit} (expected an integer 0-31)`);
+    set('masqueradeBit', bit);
+  }
 
   const syncSectionName = mode === 'iptables' ? 'iptables' : mode === 'ipvs' ? 'ipvs' : 'nftables';
   const syncSource = file[syncSectionName];
@@ -239,10 +246,6 @@ const fieldsWithoutEffect = (path: string, file: ConfigFile, mode: ProxyMode): s
     out.push(`field ${field} (${JSON.stringify(value)}) has no effect: ${why}`);
   };
   if (file.enableProfiling) noEffect('enableProfiling', true, 'there are no pprof endpoints');
-  for (const section of ['iptables', 'nftables'] as const) {
-    const bit = file[section]?.masqueradeBit;
-    if (bit != null && bit !== 14) noEffect(`${section}.masqueradeBit`, bit, 'the masquerade mark is always bit 14 (0x4000)');
-  }
   if (mode === 'iptables' && file.iptables?.localhostNodePorts === true) {
     noEffect('iptables.localhostNodePorts', true, "NodePorts do not answer on 127.0.0.1 (as in kube-proxy's nftables mode)");
   }

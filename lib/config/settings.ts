@@ -30,6 +30,7 @@ export interface Settings {
   readonly podInterfaceNamePrefix: string;
   readonly nodePortAddresses: readonly string[] | 'primary';
   readonly masqueradeAll: boolean;
+  readonly masqueradeBit: number;
   readonly healthzBindAddress: HostPort | undefined;
   readonly metricsBindAddress: HostPort | undefined;
   readonly ingressHttpAddress: HostPort | undefined;
@@ -126,6 +127,7 @@ export const FLAG_SPECS: readonly AnyFlagSpec[] = [
   flag({ flags: '--pod-interface-name-prefix <prefix>', key: 'podInterfaceNamePrefix', description: 'with --detect-local-mode InterfaceNamePrefix: traffic arriving on interfaces named PREFIX… is from pods', defaultText: 'none', parse: str }),
   flag({ flags: '--nodeport-addresses <cidrs>', key: 'nodePortAddresses', description: "where NodePorts answer: comma list of CIDRs (or all, localhost), or 'primary'", defaultText: "primary (the Node's InternalIPs)", parse: (raw) => parseNodePortAddresses(splitList(text(raw))) }),
   flag({ flags: '--masquerade-all [bool]', key: 'masqueradeAll', description: 'SNAT all traffic sent to ClusterIPs', defaultText: 'false', parse: bool }),
+  flag({ flags: '--iptables-masquerade-bit <bit>', key: 'masqueradeBit', description: 'the fwmark bit (0-31) that marks connections for masquerading, in every proxy mode (pick another when something else on the node uses bit 14)', defaultText: String(DEFAULTS.masqueradeBit), parse: (raw) => parseIntInRange(text(raw), 0, 31) }),
   flag({ flags: '--healthz-bind-address <host:port>', key: 'healthzBindAddress', description: '/healthz and /livez listener ("" disables)', defaultText: hp(DEFAULTS.healthzBindAddress), parse: bind(DEFAULTS.healthzBindAddress.port) }),
   flag({ flags: '--metrics-bind-address <host:port>', key: 'metricsBindAddress', description: 'Prometheus /metrics listener ("" disables)', defaultText: hp(DEFAULTS.metricsBindAddress), parse: bind(DEFAULTS.metricsBindAddress.port) }),
   flag({ flags: '--ingress-http-address <host:port>', key: 'ingressHttpAddress', description: 'Ingress HTTP listener ("" disables)', defaultText: hp(DEFAULTS.ingressHttpAddress), parse: bind(DEFAULTS.ingressHttpAddress.port) }),

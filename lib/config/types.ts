@@ -65,6 +65,8 @@ export interface Config {
   /** CIDRs NodePorts answer on; 'primary' = the Node's InternalIPs; undefined = the default (same as 'primary'). */
   readonly nodePortAddresses: readonly string[] | 'primary' | undefined;
   readonly masqueradeAll: boolean;
+  /** The fwmark bit (0-31) that marks connections for masquerading (kube-proxy's --iptables-masquerade-bit). */
+  readonly masqueradeBit: number;
   /** undefined = the listener is disabled (flag given as an empty string). */
   readonly healthzBindAddress: HostPort | undefined;
   readonly metricsBindAddress: HostPort | undefined;
@@ -127,6 +129,7 @@ export const DEFAULTS = {
     udpStreamTimeoutMs: 0,
   },
   ipvsScheduler: 'rr',
+  masqueradeBit: 14,
   /** kube-proxy's (qos.KubeProxyOOMScoreAdj). */
   oomScoreAdj: -999,
   detectLocalMode: 'ClusterCIDR',

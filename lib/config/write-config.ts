@@ -61,7 +61,7 @@ export const kubeProxyConfiguration = (config: Config): Record<string, unknown> 
     healthzBindAddress: config.healthzBindAddress ? formatHostPort(config.healthzBindAddress) : '',
     hostnameOverride: config.hostnameOverride ?? '',
     // The sync periods of iptables/nftables mode; IPVS mode has its own section.
-    iptables: { masqueradeAll: config.masqueradeAll, ...sync },
+    iptables: { masqueradeAll: config.masqueradeAll, masqueradeBit: config.masqueradeBit, ...sync },
     ipvs: {
       minSyncPeriod: d(config.ipvs.minSyncPeriodMs),
       scheduler: config.ipvs.scheduler,
@@ -71,7 +71,7 @@ export const kubeProxyConfiguration = (config: Config): Record<string, unknown> 
     logging: { verbosity: config.verbosity },
     metricsBindAddress: config.metricsBindAddress ? formatHostPort(config.metricsBindAddress) : '',
     mode: config.proxyMode,
-    nftables: { masqueradeAll: config.masqueradeAll, ...sync },
+    nftables: { masqueradeAll: config.masqueradeAll, masqueradeBit: config.masqueradeBit, ...sync },
     nodePortAddresses: config.nodePortAddresses === undefined ? null : config.nodePortAddresses === 'primary' ? ['primary'] : [...config.nodePortAddresses],
     oomScoreAdj: config.oomScoreAdj,
   };

@@ -22,7 +22,7 @@ import { parseCIDR, cidrContains } from '../model/ip.ts';
 import type { Endpoint, IPFamily, NodeInfo, ServicePort } from '../model/types.ts';
 import { endpointsFor, type Snapshot } from '../state/service-state.ts';
 import { categorizeEndpoints } from './categorize.ts';
-import type { DesiredState, FamilySettings, PlannedEndpoint, PodInterface, ServicePlan, TrafficVerdict } from './types.ts';
+import { DEFAULT_MASQUERADE_MARK, type DesiredState, type FamilySettings, type PlannedEndpoint, type PodInterface, type ServicePlan, type TrafficVerdict } from './types.ts';
 
 export interface PlanOptions {
   readonly nodeName: string;
@@ -33,6 +33,8 @@ export interface PlanOptions {
   readonly masqueradeAll: boolean;
   /** Pod traffic is what arrives on this interface (then no CIDR is used to tell it). */
   readonly podInterface?: PodInterface;
+  /** The fwmark bit (0-31) that asks for masquerading; unset = kube-proxy's 14. */
+  readonly masqueradeBit?: number;
 }
 
 const FAMILIES: readonly IPFamily[] = [4, 6];
@@ -80,6 +82,7 @@ export const familySettings = (
   const settings = (family: IPFamily): FamilySettings => ({
     clusterCIDRs: cidrsOfFamily(clusterSource, family),
     ...(options.podInterface ? { podInterface: options.podInterface } : {}),
+    ...(options.masqueradeBit !== undefined && 2 ** options.masqueradeBit !== DEFAULT_MASQUERADE_MARK ? { masqueradeMark: 2 ** options.masqueradeBit } : {}),
     ...nodePortSettings(family, options.nodePortAddresses, snapshot.node),
   });
   return { 4: settings(4), 6: settings(6) };

@@ -56,6 +56,12 @@ export interface PodInterface {
   readonly prefix: boolean;
 }
 
+/** kube-proxy's default masquerade mark: bit 14. */
+export const DEFAULT_MASQUERADE_MARK = 0x4000;
+
+export const masqueradeMarkOf = (settings: Pick<FamilySettings, 'masqueradeMark'>): number =>
+  settings.masqueradeMark ?? DEFAULT_MASQUERADE_MARK;
+
 export interface FamilySettings {
   /**
    * Pod CIDRs of this family (from --cluster-cidr, else the Node's podCIDRs): source inside = cluster traffic.
@@ -64,6 +70,8 @@ export interface FamilySettings {
   readonly clusterCIDRs: readonly string[];
   /** Set when pod traffic is recognised by its input interface rather than by its source address. */
   readonly podInterface?: PodInterface;
+  /** The packet mark bit that asks for masquerading (--iptables-masquerade-bit); unset = DEFAULT_MASQUERADE_MARK. */
+  readonly masqueradeMark?: number;
   /**
    * Where NodePorts answer: concrete addresses of this node. Empty with `nodePortOnAllLocal` true means any
    * local address (kube-proxy's behaviour when --nodeport-addresses is unset and no primary IP is known).

@@ -165,13 +165,19 @@ kernelTest('backend detection follows the backend that holds rules', async (t) =
 });
 
 for (const backend of BACKENDS) {
-  kernelTest(`${backend}: pod traffic told by input interface (BridgeInterface, InterfaceNamePrefix), read back from the kernel`, async (t) => {
+  kernelTest(`${backend}: pod traffic told by input interface (BridgeInterface, InterfaceNamePrefix), another masquerade bit, read back from the kernel`, async (t) => {
     const prefix = await withNetns(t);
     const exec = new ExecIptables({ commands, backend, prefix });
     const dp = new IptablesDataplane({ executor: exec, families: [4, 6] });
-    await dp.sync(desired(richServices(), { v4: { clusterCIDRs: [], podInterface: { name: 'veth', prefix: true } }, v6: { clusterCIDRs: [], podInterface: { name: 'cbr0', prefix: false } } }), noHint);
+    await dp.sync(desired(richServices(), {
+      v4: { clusterCIDRs: [], podInterface: { name: 'veth', prefix: true }, masqueradeMark: 0x8000 },
+      v6: { clusterCIDRs: [], podInterface: { name: 'cbr0', prefix: false } },
+    }), noHint);
     const nat4 = await exec.save(4, 'nat');
     t.regex(nat4, /! -i veth\+ .*-j SWITCHYARD-MARK-MASQ/);
+    // --iptables-masquerade-bit 15; the traces below read it back from the kernel.
+    t.regex(nat4, /-A SWITCHYARD-MARK-MASQ -j MARK --set-xmark 0x8000\/0x8000/);
+    t.regex(await exec.save(6, 'nat'), /-A SWITCHYARD-MARK-MASQ -j MARK --set-xmark 0x4000\/0x4000/);
     t.notRegex(nat4, /10\.244\.0\.0/);
     t.regex(await exec.save(6, 'nat'), /! -i cbr0 .*-j SWITCHYARD-MARK-MASQ/);
     const trace = await traceKernel(exec);

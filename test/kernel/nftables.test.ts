@@ -98,15 +98,22 @@ kernelTest('kernel accepts the full and incremental transactions; nft list shows
   await dp.cleanup();
 });
 
-kernelTest('pod traffic told by input interface: the kernel takes iifname matches, exact and prefix', async (t) => {
+kernelTest('pod traffic told by input interface: the kernel takes iifname matches, exact and prefix; another masquerade bit', async (t) => {
   const { runner } = await withNetns(t);
   const dp = new NftablesDataplane({ runner });
   await dp.sync(
-    desired(richServices(), { v4: { clusterCIDRs: [], podInterface: { name: 'veth', prefix: true } }, v6: { clusterCIDRs: [], podInterface: { name: 'cbr0', prefix: false } } }),
+    desired(richServices(), {
+      v4: { clusterCIDRs: [], podInterface: { name: 'veth', prefix: true }, masqueradeMark: 2 ** 31 },
+      v6: { clusterCIDRs: [], podInterface: { name: 'cbr0', prefix: false } },
+    }),
     { changed: undefined, forceFull: false },
   );
   const v4 = (await runner.listTable('ip', 'switchyard'))!;
   t.regex(v4, /ip daddr @cluster-ips iifname != "veth\*" jump mark-for-masquerade/);
+  // --iptables-masquerade-bit 31 (the sign bit: rendered and read back unsigned).
+  t.regex(v4, /chain mark-for-masquerade \{\n\s+meta mark set meta mark \| 0x80000000\n/);
+  // nft lists a test of the top bit alone as a prefix match: `& 0x80000000 == 0` reads back as `0x00000000/1`.
+  t.regex(v4, /chain masquerading \{\n\s+meta mark 0x00000000\/1 return\n\s+meta mark set meta mark \^ 0x80000000\n/);
   // eTP Local: pods reaching an external address of the service use every endpoint.
   t.regex(v4, /iifname "veth\*" goto /);
   t.notRegex(v4, /@cluster-cidrs goto|saddr != @cluster-cidrs/);

@@ -7,7 +7,6 @@ import type { IPFamily } from '../../model/types.ts';
 export type TableName = 'filter' | 'nat' | 'mangle';
 export type L4 = 'tcp' | 'udp' | 'sctp';
 
-export const MASQ_MARK = 0x4000;
 export const CHAIN_PREFIX = 'SWITCHYARD-';
 /** iptables refuses chain names longer than this. */
 export const MAX_CHAIN_NAME = 28;

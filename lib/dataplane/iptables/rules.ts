@@ -7,9 +7,9 @@
  * the others. See README.md.
  */
 import type { IPFamily } from '../../model/types.ts';
-import type { DesiredState, FamilySettings, PlannedEndpoint, ServicePlan, TrafficVerdict } from '../../plan/types.ts';
+import { masqueradeMarkOf, type DesiredState, type FamilySettings, type PlannedEndpoint, type ServicePlan, type TrafficVerdict } from '../../plan/types.ts';
 import { normalizeCidrs } from '../nftables/addr.ts';
-import { commentText, hostCidr, hostMask, MASQ_MARK, type L4, type Match, type Rule, type TableName, type Target } from './model.ts';
+import { commentText, hostCidr, hostMask, type L4, type Match, type Rule, type TableName, type Target } from './model.ts';
 import {
   CANARY,
   CLUSTER_IPS,
@@ -112,6 +112,7 @@ export const nodePortDestinations = (family: IPFamily, s: FamilySettings): Match
 
 export const buildBase = (family: IPFamily, settings: FamilySettings): BaseGroup<Rule> => {
   const pods = podSources(settings);
+  const masqueradeMark = masqueradeMarkOf(settings);
   const own = (table: TableName, name: string, rules: Rule[] = []): OwnChain<Rule> => ({ table, name, rules });
   const nodePorts = nodePortDestinations(family, settings);
   const chains: OwnChain<Rule>[] = [
@@ -120,11 +121,11 @@ export const buildBase = (family: IPFamily, settings: FamilySettings): BaseGroup
     own('nat', POSTROUTING, [
       // Hairpin of inline-DNAT services: marked here, masqueraded below like every marked connection.
       r([hairpin(family)], jump(MARK_MASQ)),
-      r([{ m: 'mark', neg: true, mark: MASQ_MARK }], { t: 'RETURN' }),
-      r([], { t: 'MARK', op: 'xor', mark: MASQ_MARK }),
+      r([{ m: 'mark', neg: true, mark: masqueradeMark }], { t: 'RETURN' }),
+      r([], { t: 'MARK', op: 'xor', mark: masqueradeMark }),
       r([], { t: 'MASQUERADE' }),
     ]),
-    own('nat', MARK_MASQ, [r([], { t: 'MARK', op: 'or', mark: MASQ_MARK })]),
+    own('nat', MARK_MASQ, [r([], { t: 'MARK', op: 'or', mark: masqueradeMark })]),
     ...(pods.length > 1 ? [own('nat', MASQ_NONCLUSTER, [...pods.map((m) => r([m], { t: 'RETURN' })), r([], jump(MARK_MASQ))])] : []),
     own('nat', CANARY),
     own('filter', SERVICES),
@@ -133,7 +134,7 @@ export const buildBase = (family: IPFamily, settings: FamilySettings): BaseGroup
     own('filter', FIREWALL),
     own('filter', FORWARD, [
       r([{ m: 'ctstate', states: ['INVALID'] }], { t: 'DROP' }),
-      r([{ m: 'mark', neg: false, mark: MASQ_MARK }], { t: 'ACCEPT' }),
+      r([{ m: 'mark', neg: false, mark: masqueradeMark }], { t: 'ACCEPT' }),
       // Hairpin traffic of inline-DNAT services is accepted as the masquerade mark would have it accepted.
       r([hairpin(family)], { t: 'ACCEPT' }),
       r([{ m: 'ctstate', states: ['RELATED', 'ESTABLISHED'] }], { t: 'ACCEPT' }),

@@ -70,7 +70,7 @@ export class IptablesEvaluator {
       case 'ctstate':
         return m.states.includes('NEW'); // every traced packet opens a connection
       case 'mark':
-        return ((p.mark & m.mark) === m.mark) !== m.neg;
+        return (((p.mark & m.mark) >>> 0) === m.mark >>> 0) !== m.neg;
       case 'statistic':
         return Number(m.probability) >= 1 ? true : 'maybe';
       case 'recent':

@@ -7,6 +7,7 @@ import type { L4, Rule } from '../iptables/model.ts';
 import type { Tables } from '../iptables/rules.ts';
 
 export const DUMMY_INTERFACE = 'switchyard-ipvs0';
+/** Bit 15, so --iptables-masquerade-bit may not be 15 in IPVS mode (lib/config refuses it). */
 export const DROP_MARK = 0x8000;
 
 export interface RealServer {

@@ -3,9 +3,9 @@
  * other verdict maps, the endpoint maps, the shared DNAT chains of shared.ts) and the elements no service owns. Pure.
  */
 import type { IPFamily } from '../../model/types.ts';
-import type { FamilySettings } from '../../plan/types.ts';
+import { masqueradeMarkOf, type FamilySettings } from '../../plan/types.ts';
 import { normalizeCidrs } from './addr.ts';
-import { MASQ_MARK, type Action, type Chain, type ElementRef, type L4, type Match, type ObjectGroup, type Rule, type SetDef, type Verdict } from './model.ts';
+import { type Action, type Chain, type ElementRef, type L4, type Match, type ObjectGroup, type Rule, type SetDef, type Verdict } from './model.ts';
 import { renderVerdict } from './render.ts';
 import { BASE_OWNER } from './index.ts';
 import { parseSharedChain, sharedMapOf, type SharedInUse } from './shared.ts';
@@ -86,6 +86,7 @@ export const buildBase = (
     rules,
   });
   const notFromPod = podSourceMatch(settings, '!=');
+  const masqueradeMark = masqueradeMarkOf(settings);
   const masqMark: Rule[] = masqueradeAll
     ? [rule([{ m: 'addrInSet', field: 'daddr', op: '==', set: CLUSTER_IPS }], jump(MARK_FOR_MASQ))]
     : notFromPod !== undefined
@@ -124,12 +125,12 @@ export const buildBase = (
     {
       name: 'masquerading',
       rules: [
-        rule([{ m: 'markUnset', mask: MASQ_MARK }], verdict({ v: 'return' })),
-        rule([], { a: 'markXor', mask: MASQ_MARK }),
+        rule([{ m: 'markUnset', mask: masqueradeMark }], verdict({ v: 'return' })),
+        rule([], { a: 'markXor', mask: masqueradeMark }),
         rule([], { a: 'masquerade' }),
       ],
     },
-    { name: MARK_FOR_MASQ, rules: [rule([], { a: 'markOr', mask: MASQ_MARK })] },
+    { name: MARK_FOR_MASQ, rules: [rule([], { a: 'markOr', mask: masqueradeMark })] },
     { name: 'firewall-check', rules: [rule([], { a: 'vmap', key: SERVICE_KEY, map: FIREWALL_IPS })] },
     { name: 'service-endpoints-check', rules: [rule([], { a: 'vmap', key: SERVICE_KEY, map: NO_ENDPOINT_SERVICES })] },
     {

@@ -167,4 +167,3 @@ export interface Ruleset {
 
 export const TABLE_NAME = 'switchyard';
 export const tableFamily = (family: IPFamily): 'ip' | 'ip6' => (family === 4 ? 'ip' : 'ip6');
-export const MASQ_MARK = 0x4000;

@@ -27,6 +27,7 @@ test('defaults are kube-proxy defaults', async (t) => {
     podInterfaceNamePrefix: undefined,
     nodePortAddresses: undefined,
     masqueradeAll: false,
+    masqueradeBit: 14,
     healthzBindAddress: { host: '0.0.0.0', port: 10256 },
     metricsBindAddress: { host: '127.0.0.1', port: 10249 },
     ingressHttpAddress: { host: '0.0.0.0', port: 80 },
@@ -80,6 +81,7 @@ const flagCases: [readonly string[], string, unknown][] = [
   [['--masquerade-all'], 'masqueradeAll', true],
   [['--masquerade-all=true'], 'masqueradeAll', true],
   [['--masquerade-all=false'], 'masqueradeAll', false],
+  [['--iptables-masquerade-bit', '15'], 'masqueradeBit', 15],
   [['--healthz-bind-address', '127.0.0.1:20256'], 'healthzBindAddress', { host: '127.0.0.1', port: 20256 }],
   [['--healthz-bind-address', '[::]:10256'], 'healthzBindAddress', { host: '::', port: 10256 }],
   [['--healthz-bind-address='], 'healthzBindAddress', undefined],
@@ -185,6 +187,7 @@ const badCases: [readonly string[], string, string][] = [
   [['demo', '--write-config-to', 'x.yaml'], 'ERR_FLAG_INVALID', '--write-config-to cannot be combined with the demo command'],
   // Compatibility-only flags still refuse malformed values, as kube-proxy does.
   [['--kube-api-qps', 'fast'], 'ERR_FLAG_INVALID', '--kube-api-qps: "fast" (expected a non-negative number)'],
+  [['--proxy-mode', 'ipvs', '--iptables-masquerade-bit', '15'], 'ERR_FLAG_INVALID', '--iptables-masquerade-bit 15 is the bit IPVS mode marks connections to drop with'],
   [['--iptables-masquerade-bit', '32'], 'ERR_FLAG_INVALID', '--iptables-masquerade-bit: "32" (expected an integer 0-31)'],
   [['--config-sync-period', '15'], 'ERR_FLAG_INVALID', '--config-sync-period: "15"'],
   [['--ipvs-exclude-cidrs', '10.0.0.0'], 'ERR_FLAG_INVALID', '--ipvs-exclude-cidrs: "10.0.0.0"'],
@@ -301,7 +304,7 @@ const kubeProxyCommandLines: [string, readonly string[], readonly string[]][] = 
   [
     'values switchyard does not honour',
     ['--proxy-mode=iptables', '--iptables-masquerade-bit=15', '--iptables-localhost-nodeports=true', '--profiling', '--vmodule=proxier=4'],
-    ['--iptables-masquerade-bit=15', '--iptables-localhost-nodeports=true', '--profiling=true', '--vmodule=proxier=4'],
+    ['--iptables-localhost-nodeports=true', '--profiling=true', '--vmodule=proxier=4'],
   ],
   ['IPVS timeouts only matter in ipvs mode', ['--ipvs-tcp-timeout=900s'], []],
   ['IPVS timeouts in ipvs mode', ['--proxy-mode=ipvs', '--ipvs-tcp-timeout=900s', '--ipvs-udp-timeout=0s'], ['--ipvs-tcp-timeout=900s']],
@@ -323,5 +326,5 @@ test('--help lists the compatibility-only flags with their defaults and what the
     { message: 'exited' },
   );
   t.regex(out, /--kube-api-qps <qps>\s+kube-proxy compatibility, no effect: [^\n]*\(default: 5\)/);
-  t.regex(out, /--iptables-masquerade-bit <bit>\s+kube-proxy compatibility, no effect: the masquerade mark is always bit 14 \(0x4000\) \(default: 14\)/);
+  t.regex(out, /--ipvs-exclude-cidrs <cidrs>\s+kube-proxy compatibility, no effect: [^\n]*\(default: none\)/);
 });

@@ -50,6 +50,10 @@ const fieldCases: [string, string, unknown][] = [
   ['logging:\n  verbosity: 4\n  format: text\n', 'logLevel', 'debug'],
   ['featureGates:\n  SomeGate: true\n', 'featureGates', { SomeGate: true }],
   ['oomScoreAdj: -998\n', 'oomScoreAdj', -998],
+  // kube-proxy reads the bit from the nftables section in nftables mode, from iptables in iptables and IPVS modes.
+  ['iptables:\n  masqueradeBit: 12\nnftables:\n  masqueradeBit: 13\n', 'masqueradeBit', 13],
+  ['mode: ipvs\niptables:\n  masqueradeBit: 12\nnftables:\n  masqueradeBit: 13\n', 'masqueradeBit', 12],
+  ['nftables:\n  masqueradeBit: null\n', 'masqueradeBit', 14],
   ['oomScoreAdj: null\n', 'oomScoreAdj', -999],
   ['bindAddressHardFail: true\n', 'bindAddressHardFail', true],
 ];
@@ -173,8 +177,6 @@ logging:
 iptables:
   masqueradeBit: 15
   localhostNodePorts: true
-nftables:
-  masqueradeBit: 14
 ipvs:
   tcpTimeout: 15m
 `;
@@ -182,7 +184,6 @@ ipvs:
   const prefix = 'config file /etc/switchyard/config.yaml: field ';
   t.deepEqual(r.warnings.map((w) => w.slice(prefix.length).split(' ')[0]), [
     'enableProfiling',
-    'iptables.masqueradeBit',
     'iptables.localhostNodePorts',
     'logging.format',
     'portRange',
@@ -214,6 +215,7 @@ const badFiles: [string, string][] = [
   [`${HEADER}nftables:\n  syncPeriod: 10s\n  minSyncPeriod: 20s\n`, 'min sync period 20s is longer than sync period 10s'],
   [`${HEADER}mode: iptables\nmode: ipvs\n`, "invalid YAML: Map keys must be unique"],
   [`${HEADER}detectLocalMode: InterfaceNamePrefix\n`, 'needs --pod-interface-name-prefix (detectLocal.interfaceNamePrefix)'],
+  [`${HEADER}nftables:\n  masqueradeBit: 32\n`, 'field nftables.masqueradeBit: invalid value 32 (expected an integer 0-31)'],
   [`${HEADER}oomScoreAdj: 2000\n`, 'field oomScoreAdj: invalid value 2000 (expected an integer -1000-1000)'],
   [`${HEADER}mode: ipvs\nipvs:\n  tcpTimeout: forever\n`, 'field ipvs.tcpTimeout: invalid value "forever"'],
 ];

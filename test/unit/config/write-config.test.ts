@@ -23,7 +23,7 @@ const cases: [string, readonly string[]][] = [
   ['defaults', []],
   ['kube-proxy settings', [
     '--proxy-mode=iptables', '--hostname-override=node-7', '--cluster-cidr=10.244.0.0/16,fd00:244::/56', '--detect-local-mode=NodeCIDR',
-    '--nodeport-addresses=192.168.50.0/24', '--masquerade-all', '--healthz-bind-address=127.0.0.1:20256', '--metrics-bind-address=[::]:9100',
+    '--nodeport-addresses=192.168.50.0/24', '--masquerade-all', '--iptables-masquerade-bit=12', '--healthz-bind-address=127.0.0.1:20256', '--metrics-bind-address=[::]:9100',
     '--sync-period=1m', '--min-sync-period=5s', '--conntrack-max-per-core=0', '--conntrack-min=1000', '--conntrack-tcp-timeout-established=2h',
     '--conntrack-tcp-timeout-close-wait=30s', '--conntrack-tcp-be-liberal', '--conntrack-udp-timeout=30s', '--conntrack-udp-timeout-stream=2m',
     '--oom-score-adj=-998', '--bind-address-hard-fail', '--v=4', '--feature-gates=A=true,B=false', '--kubeconfig=/etc/kube/proxy.conf',

@@ -76,6 +76,24 @@ const flows: readonly Flow[] = [
     want: dnat(true, '10.244.1.5:8080', '10.244.2.7:8080'),
   },
   {
+    title: 'another masquerade bit (13): external NodePort traffic still masqueraded',
+    state: desired(richServices(), { v4: { masqueradeMark: 0x2000 } }),
+    packet: pkt('external', EXTERNAL, NODE_IP, 30080),
+    want: dnat(true, '10.244.1.5:8080', '10.244.2.7:8080'),
+  },
+  {
+    title: 'masquerade bit 31 (the sign bit of a 32-bit mark): ClusterIP from the node masqueraded, from a pod not',
+    state: desired(richServices(), { v4: { masqueradeMark: 2 ** 31 } }),
+    packet: pkt('node', NODE_IP, '10.96.0.10', 80),
+    want: dnat(true, '10.244.1.5:8080', '10.244.2.7:8080'),
+  },
+  {
+    title: 'masquerade bit 31: ClusterIP from a pod keeps its client IP',
+    state: desired(richServices(), { v4: { masqueradeMark: 2 ** 31 } }),
+    packet: pkt('pod', POD, '10.96.0.10', 80),
+    want: dnat(false, '10.244.1.5:8080', '10.244.2.7:8080'),
+  },
+  {
     title: 'no cluster CIDRs: ClusterIP traffic is not masqueraded (as kube-proxy without a local detector)',
     state: desired(richServices(), { v4: { clusterCIDRs: [] } }),
     packet: pkt('node', NODE_IP, '10.96.0.10', 80),
