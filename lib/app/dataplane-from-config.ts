@@ -33,8 +33,12 @@ const interfaceAddresses = async (): Promise<string[]> =>
     .filter(([name]) => name !== DUMMY_INTERFACE)
     .flatMap(([, addresses]) => (addresses ?? []).filter((a) => !(a.family === 'IPv6' && a.scopeid)).map((a) => a.address));
 
-const ipvs = (config: Config): IpvsDataplane =>
+const seconds = (ms: number): number => Math.floor(ms / 1000);
+
+const ipvs = (config: Config, logger?: Logger): IpvsDataplane =>
   new IpvsDataplane({
+    timeouts: { tcp: seconds(config.ipvs.tcpTimeoutMs), tcpFin: seconds(config.ipvs.tcpFinTimeoutMs), udp: seconds(config.ipvs.udpTimeoutMs) },
+    ...(logger ? { onWarning: (message: string) => logger.warn({}, message) } : {}),
     kernel: new ExecIpvsKernel({ commands }),
     iptables: new DetectingIptables({ commands }),
     cleanupExecutors: everyIptablesBackend(),
@@ -70,7 +74,7 @@ export const dataplaneFromConfig = (config: Config, logger: Logger): Dataplane |
       const nft = nftables();
       const iptablesMode = iptables();
       return new ExclusiveDataplane(
-        ipvs(config),
+        ipvs(config, logger),
         [leftovers('nftables', () => nft.cleanup()), leftovers('iptables', () => iptablesMode.cleanupKernelObjects())],
         logger,
       );

@@ -287,7 +287,8 @@ const buildConfig = (cli: SettingsPatch, file: SettingsPatch, fromFile: Readonly
   if (s.manifestsDir !== undefined && (s.kubeconfig !== undefined || s.master !== undefined)) {
     warnings.push('--kubeconfig/--master are ignored with --manifests (no API server is used)');
   }
-  if (proxyMode !== 'ipvs' && (cli.ipvsScheduler !== undefined || cli.ipvsStrictARP !== undefined)) {
+  const ipvsOnly = ['ipvsScheduler', 'ipvsStrictARP', 'ipvsTcpTimeoutMs', 'ipvsTcpFinTimeoutMs', 'ipvsUdpTimeoutMs'] as const;
+  if (proxyMode !== 'ipvs' && ipvsOnly.some((key) => cli[key] !== undefined)) {
     warnings.push(`--ipvs-* flags have no effect in ${proxyMode} mode`);
   }
 
@@ -331,6 +332,9 @@ const buildConfig = (cli: SettingsPatch, file: SettingsPatch, fromFile: Readonly
       syncPeriodMs: ipvsMode ? syncPeriodMs : (s.ipvsSyncPeriodMs ?? DEFAULTS.syncPeriodMs),
       minSyncPeriodMs: ipvsMode ? minSyncPeriodMs : (s.ipvsMinSyncPeriodMs ?? DEFAULTS.ipvsMinSyncPeriodMs),
       strictARP: s.ipvsStrictARP ?? false,
+      tcpTimeoutMs: s.ipvsTcpTimeoutMs ?? 0,
+      tcpFinTimeoutMs: s.ipvsTcpFinTimeoutMs ?? 0,
+      udpTimeoutMs: s.ipvsUdpTimeoutMs ?? 0,
     },
     verbosity,
     logLevel: s.logLevel ?? logLevelForVerbosity(verbosity),

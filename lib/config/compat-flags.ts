@@ -26,8 +26,6 @@ const boolean = (raw: string): void => void parseBool(raw);
 const nonNegative = (raw: string): void => void parseIntInRange(raw, 0, 2 ** 31 - 1);
 const isTrue = (raw: string): boolean => parseBool(raw);
 const nonEmpty = (raw: string): boolean => raw.trim() !== '';
-const nonZeroDurationIn = (mode: Config['proxyMode']) => (raw: string, config: Config): boolean =>
-  config.proxyMode === mode && parseDuration(raw) > 0;
 
 const qps = (raw: string): void => {
   if (!/^\d+(\.\d*)?$|^\.\d+$/.test(raw.trim())) throw new ValueError('a non-negative number');
@@ -58,9 +56,6 @@ export const COMPAT_FLAGS: readonly CompatFlag[] = [
     check: (raw) => void parseCidrList(splitList(raw)),
     matters: never,
   },
-  { flags: '--ipvs-tcp-timeout <duration>', defaultText: '0s', why: "IPVS connection timeouts are left as the kernel has them", check: duration, matters: nonZeroDurationIn('ipvs') },
-  { flags: '--ipvs-tcpfin-timeout <duration>', defaultText: '0s', why: "IPVS connection timeouts are left as the kernel has them", check: duration, matters: nonZeroDurationIn('ipvs') },
-  { flags: '--ipvs-udp-timeout <duration>', defaultText: '0s', why: "IPVS connection timeouts are left as the kernel has them", check: duration, matters: nonZeroDurationIn('ipvs') },
   // klog's flags, which kube-proxy still registers (pflag also reads them with underscores: --log_file).
   { flags: '--logtostderr [bool]', defaultText: 'true', why: FILES, check: boolean, matters: (raw) => !parseBool(raw) },
   { flags: '--alsologtostderr [bool]', defaultText: 'false', why: FILES, check: boolean, matters: never },

@@ -199,6 +199,9 @@ export const settingsFromFile = (
     set('ipvsSyncPeriodMs', periodOrUnset('ipvs.syncPeriod', file.ipvs.syncPeriod));
     set('ipvsMinSyncPeriodMs', durationOrUnset('ipvs.minSyncPeriod', file.ipvs.minSyncPeriod));
     if (file.ipvs.strictARP != null) set('ipvsStrictARP', file.ipvs.strictARP);
+    set('ipvsTcpTimeoutMs', durationOrUnset('ipvs.tcpTimeout', file.ipvs.tcpTimeout));
+    set('ipvsTcpFinTimeoutMs', durationOrUnset('ipvs.tcpFinTimeout', file.ipvs.tcpFinTimeout));
+    set('ipvsUdpTimeoutMs', durationOrUnset('ipvs.udpTimeout', file.ipvs.udpTimeout));
   }
 
   const ct = file.conntrack;
@@ -248,12 +251,6 @@ const fieldsWithoutEffect = (path: string, file: ConfigFile, mode: ProxyMode): s
   if (file.enableProfiling) noEffect('enableProfiling', true, 'there are no pprof endpoints');
   if (mode === 'iptables' && file.iptables?.localhostNodePorts === true) {
     noEffect('iptables.localhostNodePorts', true, "NodePorts do not answer on 127.0.0.1 (as in kube-proxy's nftables mode)");
-  }
-  if (mode === 'ipvs') {
-    for (const key of ['tcpTimeout', 'tcpFinTimeout', 'udpTimeout'] as const) {
-      const value = file.ipvs?.[key];
-      if (value && field(path, `ipvs.${key}`, value, parseDuration) > 0) noEffect(`ipvs.${key}`, value, 'IPVS connection timeouts are left as the kernel has them');
-    }
   }
   if (file.logging?.format === 'text') noEffect('logging.format', 'text', 'logs are always JSON lines');
   if (file.portRange) noEffect('portRange', file.portRange, "it belonged to kube-proxy's removed userspace mode");

@@ -53,6 +53,9 @@ export interface Settings {
   readonly ipvsSyncPeriodMs: number;
   readonly ipvsMinSyncPeriodMs: number;
   readonly ipvsStrictARP: boolean;
+  readonly ipvsTcpTimeoutMs: number;
+  readonly ipvsTcpFinTimeoutMs: number;
+  readonly ipvsUdpTimeoutMs: number;
   readonly verbosity: number;
   readonly logLevel: LogLevel;
   readonly cleanup: boolean;
@@ -152,6 +155,9 @@ export const FLAG_SPECS: readonly AnyFlagSpec[] = [
   flag({ flags: '--ipvs-sync-period <duration>', key: 'ipvsSyncPeriodMs', description: 'IPVS full resync period (ipvs mode, unless --sync-period is given)', defaultText: d(DEFAULTS.syncPeriodMs), parse: duration }),
   flag({ flags: '--ipvs-min-sync-period <duration>', key: 'ipvsMinSyncPeriodMs', description: 'IPVS minimum time between syncs (ipvs mode, unless --min-sync-period is given)', defaultText: d(DEFAULTS.ipvsMinSyncPeriodMs), parse: duration }),
   flag({ flags: '--ipvs-strict-arp [bool]', key: 'ipvsStrictARP', description: 'set arp_ignore=1 and arp_announce=2 (needed by some LB setups)', defaultText: 'false', parse: bool }),
+  flag({ flags: '--ipvs-tcp-timeout <duration>', key: 'ipvsTcpTimeoutMs', description: 'IPVS idle timeout of established TCP connections (0 = leave as is)', defaultText: '0s', parse: duration }),
+  flag({ flags: '--ipvs-tcpfin-timeout <duration>', key: 'ipvsTcpFinTimeoutMs', description: 'IPVS timeout of TCP connections after a FIN (0 = leave as is)', defaultText: '0s', parse: duration }),
+  flag({ flags: '--ipvs-udp-timeout <duration>', key: 'ipvsUdpTimeoutMs', description: 'IPVS timeout of UDP flows (0 = leave as is)', defaultText: '0s', parse: duration }),
   flag({ flags: '-v, --v <level>', key: 'verbosity', description: 'klog-style verbosity 0-10 (0-2 info, 3-4 debug, 5+ trace) unless --log-level is given', defaultText: String(DEFAULTS.verbosity), parse: (raw) => parseIntInRange(text(raw), 0, 10) }),
   flag({ flags: '--log-level <level>', key: 'logLevel', description: `log level: ${LOG_LEVELS.join('|')}`, defaultText: 'from --v (info)', parse: (raw) => parseChoice(text(raw), LOG_LEVELS) }),
   flag({ flags: '--cleanup [bool]', key: 'cleanup', description: 'remove every rule switchyard owns in this network namespace and exit', defaultText: 'false', parse: bool }),

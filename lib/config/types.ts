@@ -39,6 +39,10 @@ export interface IpvsConfig {
   readonly syncPeriodMs: number;
   readonly minSyncPeriodMs: number;
   readonly strictARP: boolean;
+  /** IPVS connection timeouts (ipvsadm --set); 0 = leave the kernel's. */
+  readonly tcpTimeoutMs: number;
+  readonly tcpFinTimeoutMs: number;
+  readonly udpTimeoutMs: number;
 }
 
 export interface IngressUpstreamConfig {

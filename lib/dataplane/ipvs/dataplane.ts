@@ -16,7 +16,7 @@ import type { Tables } from '../iptables/rules.ts';
 import { IptablesDataplane } from '../iptables/dataplane.ts';
 import { buildIpvs, IPVS_JUMP_RULES } from './build.ts';
 import { ipsetScript, ipvsScript } from './diff.ts';
-import { familyOf, type IpvsKernel } from './kernel.ts';
+import { familyOf, type IpvsKernel, type IpvsTimeouts } from './kernel.ts';
 import type { IpvsFamilyState, VirtualServer } from './model.ts';
 
 export interface IpvsDataplaneOptions {
@@ -30,6 +30,10 @@ export interface IpvsDataplaneOptions {
   /** This node's addresses (NodePort virtual servers on "all local addresses"); default none. */
   readonly localAddresses?: () => Promise<readonly string[]>;
   readonly now?: () => number;
+  /** Config.ipvs timeouts, set once before the first sync when any is non-zero. */
+  readonly timeouts?: IpvsTimeouts;
+  /** Problems that do not stop syncing (timeouts the kernel refused). */
+  readonly onWarning?: (message: string) => void;
 }
 
 const NO_SETTINGS = { clusterCIDRs: [], nodePortAddresses: [], nodePortOnAllLocal: false } as const;
@@ -56,6 +60,17 @@ export class IpvsDataplane implements Dataplane {
     this.now = options.now ?? (() => performance.now());
   }
 
+  /** kube-proxy sets them at start and goes on if the kernel refuses: the services work with its defaults. */
+  async #setTimeouts(): Promise<void> {
+    const t = this.o.timeouts;
+    if (t === undefined || (t.tcp === 0 && t.tcpFin === 0 && t.udp === 0)) return;
+    try {
+      await this.o.kernel.setTimeouts(t);
+    } catch (e) {
+      this.o.onWarning?.(`cannot set IPVS timeouts (tcp ${t.tcp} s, tcpfin ${t.tcpFin} s, udp ${t.udp} s): ${describeError(e)}; the kernel's stay`);
+    }
+  }
+
   /** What the kernel holds as far as we know (for tracing and diagnostics). */
   appliedState(family: IPFamily): IpvsFamilyState | undefined {
     return this.applied?.get(family)?.state;
@@ -66,6 +81,7 @@ export class IpvsDataplane implements Dataplane {
       const reason = await this.o.kernel.unsupportedReason();
       if (reason !== undefined) throw new SwitchyardError('ERR_DATAPLANE_UNSUPPORTED', `--proxy-mode ipvs cannot run here: ${reason}; use --proxy-mode nftables or iptables`);
       this.checked = true;
+      await this.#setTimeouts();
     }
     const t0 = this.now();
     const full = hint.forceFull || this.needFull || this.applied === undefined;

@@ -5,7 +5,7 @@
  */
 import { SwitchyardError } from '../../errors.ts';
 import type { L4 } from '../iptables/model.ts';
-import type { IpvsKernel } from './kernel.ts';
+import type { IpvsKernel, IpvsTimeouts } from './kernel.ts';
 import { parseIpvsSave } from './kernel.ts';
 import { vsKey, type IpsetDef, type IpsetType, type VirtualServer } from './model.ts';
 
@@ -21,6 +21,10 @@ export class FakeIpvsKernel implements IpvsKernel {
   interfaceExists = false;
   readonly ipvsScripts: string[] = [];
   readonly ipsetScripts: string[] = [];
+  /** Every `ipvsadm --set` call. */
+  readonly timeoutCalls: IpvsTimeouts[] = [];
+  /** Makes setTimeouts fail (as ipvsadm would without the module). */
+  failTimeouts = false;
 
   unsupportedReason(): Promise<string | undefined> {
     return Promise.resolve(this.supported ? undefined : 'the kernel has no IPVS (/proc/net/ip_vs is missing)');
@@ -137,6 +141,12 @@ export class FakeIpvsKernel implements IpvsKernel {
   setAddresses(add: readonly string[], remove: readonly string[]): Promise<void> {
     for (const a of remove) this.addresses.delete(a);
     for (const a of add) this.addresses.add(a);
+    return Promise.resolve();
+  }
+
+  setTimeouts(timeouts: IpvsTimeouts): Promise<void> {
+    if (this.failTimeouts) return Promise.reject(new SwitchyardError('ERR_DATAPLANE_APPLY', 'ipvsadm --set failed (exit 2): Protocol not available'));
+    this.timeoutCalls.push(timeouts);
     return Promise.resolve();
   }
 

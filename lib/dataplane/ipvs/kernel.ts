@@ -29,6 +29,15 @@ export interface IpvsKernel {
   setAddresses(add: readonly string[], remove: readonly string[]): Promise<void>;
   /** Deletes the dummy interface (its addresses go with it). */
   removeInterface(): Promise<void>;
+  /** `ipvsadm --set`: connection timeouts in seconds; 0 leaves that one as it is. */
+  setTimeouts(timeouts: IpvsTimeouts): Promise<void>;
+}
+
+/** IPVS connection timeouts, seconds (kube-proxy's ipvs.tcpTimeout, tcpFinTimeout, udpTimeout); 0 = unchanged. */
+export interface IpvsTimeouts {
+  readonly tcp: number;
+  readonly tcpFin: number;
+  readonly udp: number;
 }
 
 export interface ExecIpvsKernelOptions {
@@ -119,6 +128,10 @@ export class ExecIpvsKernel implements IpvsKernel {
   async setAddresses(add: readonly string[], remove: readonly string[]): Promise<void> {
     for (const a of remove) await this.run([IP, 'addr', 'del', `${a}/${a.includes(':') ? 128 : 32}`, 'dev', DUMMY_INTERFACE]);
     for (const a of add) await this.run([IP, 'addr', 'add', `${a}/${a.includes(':') ? 128 : 32}`, 'dev', DUMMY_INTERFACE]);
+  }
+
+  async setTimeouts(t: IpvsTimeouts): Promise<void> {
+    await this.run([IPVSADM, '--set', String(t.tcp), String(t.tcpFin), String(t.udp)]);
   }
 
   async removeInterface(): Promise<void> {

@@ -47,7 +47,7 @@ test('defaults are kube-proxy defaults', async (t) => {
       udpTimeoutMs: 0,
       udpStreamTimeoutMs: 0,
     },
-    ipvs: { scheduler: 'rr', syncPeriodMs: 30_000, minSyncPeriodMs: 0, strictARP: false },
+    ipvs: { scheduler: 'rr', syncPeriodMs: 30_000, minSyncPeriodMs: 0, strictARP: false, tcpTimeoutMs: 0, tcpFinTimeoutMs: 0, udpTimeoutMs: 0 },
     verbosity: 0,
     logLevel: 'info',
     cleanup: false,
@@ -113,6 +113,9 @@ const flagCases: [readonly string[], string, unknown][] = [
   [['--ipvs-sync-period', '10s'], 'ipvs.syncPeriodMs', 10_000],
   [['--ipvs-min-sync-period', '1s'], 'ipvs.minSyncPeriodMs', 1000],
   [['--proxy-mode', 'ipvs', '--ipvs-strict-arp'], 'ipvs.strictARP', true],
+  [['--proxy-mode', 'ipvs', '--ipvs-tcp-timeout', '15m'], 'ipvs.tcpTimeoutMs', 900_000],
+  [['--proxy-mode', 'ipvs', '--ipvs-tcpfin-timeout', '30s'], 'ipvs.tcpFinTimeoutMs', 30_000],
+  [['--proxy-mode', 'ipvs', '--ipvs-udp-timeout', '5m'], 'ipvs.udpTimeoutMs', 300_000],
   [['--proxy-mode', 'ipvs', '--ipvs-sync-period', '10s'], 'syncPeriodMs', 10_000],
   [['--proxy-mode', 'ipvs'], 'minSyncPeriodMs', 0],
   [['--proxy-mode', 'ipvs', '--sync-period', '20s', '--ipvs-sync-period', '10s'], 'syncPeriodMs', 20_000],
@@ -306,8 +309,7 @@ const kubeProxyCommandLines: [string, readonly string[], readonly string[]][] = 
     ['--proxy-mode=iptables', '--iptables-masquerade-bit=15', '--iptables-localhost-nodeports=true', '--profiling', '--vmodule=proxier=4'],
     ['--iptables-localhost-nodeports=true', '--profiling=true', '--vmodule=proxier=4'],
   ],
-  ['IPVS timeouts only matter in ipvs mode', ['--ipvs-tcp-timeout=900s'], []],
-  ['IPVS timeouts in ipvs mode', ['--proxy-mode=ipvs', '--ipvs-tcp-timeout=900s', '--ipvs-udp-timeout=0s'], ['--ipvs-tcp-timeout=900s']],
+  ['IPVS mode', ['--proxy-mode=ipvs', '--ipvs-tcp-timeout=900s', '--ipvs-udp-timeout=0s', '--ipvs-exclude-cidrs=10.0.0.0/8'], []],
 ];
 for (const [name, argv, warned] of kubeProxyCommandLines) {
   test(`kube-proxy command line (${name}) parses; warnings name ${warned.length ? warned.join(' ') : 'nothing'}`, async (t) => {

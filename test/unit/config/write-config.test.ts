@@ -28,7 +28,8 @@ const cases: [string, readonly string[]][] = [
     '--conntrack-tcp-timeout-close-wait=30s', '--conntrack-tcp-be-liberal', '--conntrack-udp-timeout=30s', '--conntrack-udp-timeout-stream=2m',
     '--oom-score-adj=-998', '--bind-address-hard-fail', '--v=4', '--feature-gates=A=true,B=false', '--kubeconfig=/etc/kube/proxy.conf',
   ]],
-  ['ipvs', ['--proxy-mode=ipvs', '--ipvs-scheduler=lc', '--ipvs-sync-period=10s', '--ipvs-min-sync-period=2s', '--ipvs-strict-arp']],
+  ['ipvs', ['--proxy-mode=ipvs', '--ipvs-scheduler=lc', '--ipvs-sync-period=10s', '--ipvs-min-sync-period=2s', '--ipvs-strict-arp',
+    '--ipvs-tcp-timeout=15m', '--ipvs-tcpfin-timeout=30s', '--ipvs-udp-timeout=5m']],
   ['nodePortAddresses primary', ['--nodeport-addresses=primary']],
   ['detect-local by interface', ['--detect-local-mode=InterfaceNamePrefix', '--pod-interface-name-prefix=veth', '--pod-bridge-interface=cbr0']],
 ];

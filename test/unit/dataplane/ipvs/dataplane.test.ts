@@ -57,6 +57,35 @@ test('the real kernel check reads /proc/net/ip_vs without loading anything', asy
   t.is(await present.unsupportedReason(), undefined);
 });
 
+test('IPVS timeouts: set once before the first sync when any is non-zero; refused ones are a warning, syncing goes on', async (t) => {
+  const kernel = new FakeIpvsKernel();
+  const iptables = new FakeIptables();
+  const warnings: string[] = [];
+  const timeouts = { tcp: 900, tcpFin: 30, udp: 0 };
+  const dp = new IpvsDataplane({ kernel, iptables, scheduler: 'rr', timeouts, onWarning: (w) => warnings.push(w) });
+  await dp.sync(desired(richServices()), noHint);
+  await dp.sync(desired(richServices()), { changed: undefined, forceFull: true });
+  t.deepEqual(kernel.timeoutCalls, [timeouts]);
+
+  const untouched = new FakeIpvsKernel();
+  await new IpvsDataplane({ kernel: untouched, iptables: new FakeIptables(), scheduler: 'rr', timeouts: { tcp: 0, tcpFin: 0, udp: 0 } }).sync(desired(richServices()), noHint);
+  t.deepEqual(untouched.timeoutCalls, [], 'all zero: the kernel keeps its own');
+
+  const refusing = new FakeIpvsKernel();
+  refusing.failTimeouts = true;
+  const r = await new IpvsDataplane({ kernel: refusing, iptables: new FakeIptables(), scheduler: 'rr', timeouts, onWarning: (w) => warnings.push(w) }).sync(desired(richServices()), noHint);
+  t.true(r.full);
+  t.true(refusing.servers.size > 0, 'services programmed all the same');
+  t.is(warnings.length, 1);
+  t.regex(warnings[0]!, /^cannot set IPVS timeouts \(tcp 900 s, tcpfin 30 s, udp 0 s\): ERR_DATAPLANE_APPLY: ipvsadm --set failed/);
+});
+
+test('ipvsadm --set gets the three timeouts in seconds', async (t) => {
+  const commands = new FakeCommandRunner();
+  await new ExecIpvsKernel({ commands, procPath: fileURLToPath(import.meta.url) }).setTimeouts({ tcp: 900, tcpFin: 30, udp: 0 });
+  t.deepEqual(commands.calls.map((c) => c.argv), [['/usr/sbin/ipvsadm', '--set', '900', '30', '0']]);
+});
+
 test('virtual servers per frontend, persistence for affinity, addresses on the dummy interface', async (t) => {
   const { dp, kernel } = setup();
   const r = await dp.sync(desired(richServices()), noHint);
