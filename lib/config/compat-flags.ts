@@ -24,7 +24,6 @@ const anyText = (): void => undefined;
 const duration = (raw: string): void => void parseDuration(raw);
 const boolean = (raw: string): void => void parseBool(raw);
 const nonNegative = (raw: string): void => void parseIntInRange(raw, 0, 2 ** 31 - 1);
-const isTrue = (raw: string): boolean => parseBool(raw);
 const nonEmpty = (raw: string): boolean => raw.trim() !== '';
 
 const qps = (raw: string): void => {
@@ -40,7 +39,7 @@ export const COMPAT_FLAGS: readonly CompatFlag[] = [
   { flags: '--kube-api-qps <qps>', defaultText: '5', why: API, check: qps, matters: never },
   { flags: '--kube-api-burst <n>', defaultText: '10', why: API, check: nonNegative, matters: never },
   { flags: '--kube-api-content-type <type>', defaultText: 'application/vnd.kubernetes.protobuf', why: 'the API is read as JSON', check: anyText, matters: never },
-  { flags: '--profiling [bool]', defaultText: 'false', why: 'there are no pprof endpoints (profile with node --cpu-prof)', check: boolean, matters: isTrue },
+  { flags: '--profiling [bool]', defaultText: 'false', why: 'there are no pprof endpoints (profile with node --cpu-prof)', check: boolean, matters: parseBool },
   { flags: '--show-hidden-metrics-for-version <version>', defaultText: 'none', why: 'no metric is hidden', check: anyText, matters: never },
   {
     flags: '--iptables-localhost-nodeports [bool]',

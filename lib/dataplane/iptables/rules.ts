@@ -76,7 +76,22 @@ export const podSources = (settings: FamilySettings): Match[] =>
     : normalizeCidrs(settings.clusterCIDRs).map((c) => src(c));
 
 /** The negation of one podSources match ("not from a pod", when one match can say it). */
-export const notFrom = (m: Match): Match => (m.m === 'src' || m.m === 'inIface' ? { ...m, neg: !m.neg } : m);
+const notFrom = (m: Match): Match => (m.m === 'src' || m.m === 'inIface' ? { ...m, neg: !m.neg } : m);
+
+/**
+ * Marks traffic that `matches` for masquerading unless it is from a pod: one rule when a single match can say "not
+ * from a pod", a jump to MASQ_NONCLUSTER when there are several alternatives, nothing when pods cannot be told.
+ */
+export const markUnlessFromPod = (pods: readonly Match[], matches: readonly Match[]): Rule[] =>
+  pods.length === 1
+    ? [r([notFrom(pods[0]!), ...matches], jump(MARK_MASQ))]
+    : pods.length > 1
+      ? [r(matches, jump(MASQ_NONCLUSTER))]
+      : [];
+
+/** MASQ_NONCLUSTER's rules, needed with several pod alternatives only: return for each, mark the rest. */
+export const nonClusterRules = (pods: readonly Match[]): Rule[] | undefined =>
+  pods.length > 1 ? [...pods.map((m) => r([m], { t: 'RETURN' })), r([], jump(MARK_MASQ))] : undefined;
 const loopback = (family: IPFamily): string => (family === 4 ? '127.0.0.0/8' : '::1/128');
 /** After DNAT: destination (ip, port) equals the source ip — a pod that reached itself through a service. */
 const hairpin = (family: IPFamily): Match => ({ m: 'set', neg: false, name: hairpinSet(family), dirs: ['dst', 'dst', 'src'] });
@@ -111,7 +126,7 @@ export const nodePortDestinations = (family: IPFamily, s: FamilySettings): Match
 };
 
 export const buildBase = (family: IPFamily, settings: FamilySettings): BaseGroup<Rule> => {
-  const pods = podSources(settings);
+  const nonCluster = nonClusterRules(podSources(settings));
   const masqueradeMark = masqueradeMarkOf(settings);
   const own = (table: TableName, name: string, rules: Rule[] = []): OwnChain<Rule> => ({ table, name, rules });
   const nodePorts = nodePortDestinations(family, settings);
@@ -126,7 +141,7 @@ export const buildBase = (family: IPFamily, settings: FamilySettings): BaseGroup
       r([], { t: 'MASQUERADE' }),
     ]),
     own('nat', MARK_MASQ, [r([], { t: 'MARK', op: 'or', mark: masqueradeMark })]),
-    ...(pods.length > 1 ? [own('nat', MASQ_NONCLUSTER, [...pods.map((m) => r([m], { t: 'RETURN' })), r([], jump(MARK_MASQ))])] : []),
+    ...(nonCluster ? [own('nat', MASQ_NONCLUSTER, nonCluster)] : []),
     own('nat', CANARY),
     own('filter', SERVICES),
     own('filter', EXTERNAL_SERVICES),
@@ -232,15 +247,7 @@ export const buildService = (p: ServicePlan, settings: FamilySettings, masquerad
   const pods = podSources(settings);
   const cip = [dst(p.clusterIP), ...portMatch(proto, p.port)];
   const masqRule: Rule[] =
-    p.clusterIP === ''
-      ? []
-      : masqueradeAll
-        ? [r([...cip, cmt], jump(MARK_MASQ))]
-        : pods.length === 1
-          ? [r([notFrom(pods[0]!), ...cip, cmt], jump(MARK_MASQ))]
-          : pods.length > 1
-            ? [r([...cip, cmt], jump(MASQ_NONCLUSTER))]
-            : [];
+    p.clusterIP === '' ? [] : masqueradeAll ? [r([...cip, cmt], jump(MARK_MASQ))] : markUnlessFromPod(pods, [...cip, cmt]);
   if (svc !== undefined) chains.push({ table: 'nat', name: svc, rules: [...(use.internal === 'cluster' ? masqRule : []), ...selection(p.clusterEndpoints)] });
   if (svl !== undefined) chains.push({ table: 'nat', name: svl, rules: [...(use.internal === 'local' ? masqRule : []), ...selection(p.localEndpoints)] });
 

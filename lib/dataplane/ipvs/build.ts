@@ -9,7 +9,7 @@ import type { IPFamily } from '../../model/types.ts';
 import { masqueradeMarkOf, type DesiredState, type FamilySettings, type PlannedEndpoint, type ServicePlan, type TrafficVerdict } from '../../plan/types.ts';
 import { addrMatches, normalizeCidrs, sameAddr } from '../nftables/addr.ts';
 import { hostCidr, type L4, type Match, type Rule, type TableName, type Target } from '../iptables/model.ts';
-import { nodePortDestinations, notFrom, podSources, type Tables } from '../iptables/rules.ts';
+import { markUnlessFromPod, nodePortDestinations, nonClusterRules, podSources, type Tables } from '../iptables/rules.ts';
 import { CANARY, MARK_MASQ, MASQ_NONCLUSTER, NODEPORTS, POSTROUTING, SERVICES } from '../iptables/names.ts';
 import { DROP_MARK, vsKey, type IpsetDef, type IpsetType, type IpvsFamilyState, type VirtualServer } from './model.ts';
 
@@ -134,15 +134,10 @@ export const buildIpvs = (state: DesiredState, family: IPFamily, options: IpvsBu
   }
 
   const pods = podSources(settings);
+  const nonCluster = nonClusterRules(pods);
   const masqueradeMark = masqueradeMarkOf(settings);
   const cluster = inSet(setName(family, 'CLUSTER-IP'), 'dst', 'dst');
-  const masq: Rule[] = state.masqueradeAll
-    ? [r([cluster], jump(MARK_MASQ))]
-    : pods.length === 1
-      ? [r([notFrom(pods[0]!), cluster], jump(MARK_MASQ))]
-      : pods.length > 1
-        ? [r([cluster], jump(MASQ_NONCLUSTER))]
-        : [];
+  const masq: Rule[] = state.masqueradeAll ? [r([cluster], jump(MARK_MASQ))] : markUnlessFromPod(pods, [cluster]);
   const npDest = nodePortDestinations(family, settings);
   const nat = new Map<string, Rule[]>([
     [SERVICES, [
@@ -163,7 +158,7 @@ export const buildIpvs = (state: DesiredState, family: IPFamily, options: IpvsBu
     [FIREWALL, [r([inSet(setName(family, 'LOAD-BALANCER-SOURCE-CIDR'), 'dst', 'dst', 'src')], { t: 'RETURN' }), r([], jump(MARK_DROP))]],
     [MARK_DROP, [r([], { t: 'MARK', op: 'or', mark: DROP_MARK })]],
     [MARK_MASQ, [r([], { t: 'MARK', op: 'or', mark: masqueradeMark })]],
-    ...(pods.length > 1 ? [[MASQ_NONCLUSTER, [...pods.map((m) => r([m], { t: 'RETURN' })), r([], jump(MARK_MASQ))]] as [string, Rule[]]] : []),
+    ...(nonCluster ? [[MASQ_NONCLUSTER, nonCluster] as [string, Rule[]]] : []),
     [POSTROUTING, [
       r([inSet(setName(family, 'LOOP-BACK'), 'dst', 'dst', 'src')], { t: 'MASQUERADE' }),
       r([{ m: 'mark', neg: true, mark: masqueradeMark }], { t: 'RETURN' }),
