@@ -44,6 +44,7 @@ export const handoverScenario: Scenario = {
     const service = new RequestLoop(ctx.sandbox.agent(POD.a1.name), url(SVC.web.clusterIPs[0]), { intervalMs: 10, timeoutMs: 1_000 });
     const loops: [string, RequestLoop][] = [['ClusterIP', service]];
     const marks: [string, number][] = [];
+    let downAt = 0;
     const allAnswered = (since: number, n: number): true | undefined =>
       loops.every(([, loop]) => loop.successesSince(since) >= n) ? true : undefined;
     try {
@@ -85,9 +86,16 @@ export const handoverScenario: Scenario = {
       const stopped = await old.stop(10_000);
       ctx.measure('first daemon SIGTERM → exited', stopped.ms);
       ctx.t.false(stopped.killed, 'the first daemon needed SIGKILL');
-      const downAt = Date.now();
-      await until('1 s of traffic after the first daemon exited', async () =>
-        (Date.now() - downAt >= 1_000 ? allAnswered(downAt, 10) : undefined), { timeoutMs: 5_000 });
+      downAt = Date.now();
+      // Not a throwing wait: a loop that stalls shows below with its failures, not as a bare timeout.
+      await until('1 s of traffic after the first daemon exited', async () => {
+        const waited = Date.now() - downAt;
+        return waited >= 5_000 || (waited >= 1_000 && allAnswered(downAt, 10)) ? true : undefined;
+      }, { timeoutMs: 6_000 });
+      ctx.t.true(next.running, `the second daemon exited:\n${next.tail(15)}`);
+    } catch (e) {
+      ctx.t.log(`--- first daemon (last lines)\n${old.tail(15)}\n--- second daemon (last lines)\n${next.tail(15)}`);
+      throw e;
     } finally {
       await Promise.all(loops.map(([, loop]) => loop.stop()));
       await old.stop(5_000);
@@ -101,7 +109,9 @@ export const handoverScenario: Scenario = {
     for (const [what, loop] of loops) {
       const report = loop.report();
       ctx.t.true(report.total >= 20, `${what}: only ${report.total} requests`);
-      ctx.t.deepEqual(report.failures.map((f) => describeOutcome(f.outcome)), [], `${what}: requests failed during the rollout (of ${report.total})`);
+      ctx.t.deepEqual(report.failures.map((f) => `${describeOutcome(f.outcome)}, ${f.at - downAt} ms after the first daemon exited`), [],
+        `${what}: requests failed during the rollout (of ${report.total})`);
+      ctx.t.true(loop.successesSince(downAt) >= 10, `${what}: ${loop.successesSince(downAt)} answers after the first daemon exited`);
       ctx.measure(`${what}: longest pause between answers over ${report.total} requests`, report.maxGapMs);
       // Where it fell, to tell a handover effect from the shared machine's hiccups.
       const start = report.maxGapEndedAt - report.maxGapMs;
