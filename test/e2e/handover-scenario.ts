@@ -87,11 +87,12 @@ export const handoverScenario: Scenario = {
       ctx.measure('first daemon SIGTERM → exited', stopped.ms);
       ctx.t.false(stopped.killed, 'the first daemon needed SIGKILL');
       downAt = Date.now();
-      // Not a throwing wait: a loop that stalls shows below with its failures, not as a bare timeout.
+      // Not a throwing wait: a loop that stalls shows below with its failures, not as a bare timeout. Generous, as
+      // a slow answer on a loaded machine is not a lost one; the failures are what is judged.
       await until('1 s of traffic after the first daemon exited', async () => {
         const waited = Date.now() - downAt;
-        return waited >= 5_000 || (waited >= 1_000 && allAnswered(downAt, 10)) ? true : undefined;
-      }, { timeoutMs: 6_000 });
+        return waited >= 15_000 || (waited >= 1_000 && allAnswered(downAt, 10)) ? true : undefined;
+      }, { timeoutMs: 16_000 });
       ctx.t.true(next.running, `the second daemon exited:\n${next.tail(15)}`);
     } catch (e) {
       ctx.t.log(`--- first daemon (last lines)\n${old.tail(15)}\n--- second daemon (last lines)\n${next.tail(15)}`);
