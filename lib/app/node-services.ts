@@ -26,7 +26,7 @@ import { MetricsServer } from '../telemetry/metrics-server.ts';
 import { SyncTelemetry } from '../telemetry/sync-telemetry.ts';
 import { startTracing, type Tracing } from '../telemetry/tracing.ts';
 import type { IngressHooks } from './ingress-from-config.ts';
-import { applyNodeKernelParams, applyOomScoreAdj } from './node-kernel.ts';
+import { applyNodeKernelParams, applyOomScoreAdj, type NodeKernelOutcome } from './node-kernel.ts';
 import type { SourceHooks } from './source-from-config.ts';
 
 const RETRY_LISTEN_MS = 5_000;
@@ -67,6 +67,7 @@ export class NodeServices {
   #isReady: () => boolean = () => false;
   #tracing: Tracing | undefined;
   #stopped = false;
+  #kernel: NodeKernelOutcome | undefined;
 
   constructor(config: Config, logger: Logger, drivers: NodeServicesDrivers = {}) {
     this.#config = config;
@@ -141,6 +142,11 @@ export class NodeServices {
     onListenFailure: (): void => this.metrics.countIngressListenFailure(),
   };
 
+  /** What start() found the kernel parameters allow (undefined before it ran). */
+  get kernel(): NodeKernelOutcome | undefined {
+    return this.#kernel;
+  }
+
   /** Ports served by the health/metrics listeners (for tests; 0 requested → the bound port). */
   get healthzPort(): number | undefined {
     return (this.#servers.find((s) => s.what === 'healthz')?.server as HealthServer | undefined)?.port;
@@ -159,7 +165,7 @@ export class NodeServices {
     await this.#readyFile?.clear();
     const params = this.#drivers.kernelParams ?? procKernelParams;
     await applyOomScoreAdj(this.#config.oomScoreAdj, params, this.#logger);
-    await applyNodeKernelParams(this.#config, params, this.#drivers.cores ?? availableParallelism(), this.#logger);
+    this.#kernel = await applyNodeKernelParams(this.#config, params, this.#drivers.cores ?? availableParallelism(), this.#logger);
     await Promise.all(this.#servers.map(({ what, server }) => this.#startServer(what, server)));
     if (this.#readyFile) {
       this.#readyCheck = setInterval(() => this.#markIfReady(), READY_CHECK_MS);

@@ -1,6 +1,6 @@
 /** Config → the planner's options; shared by the daemon and `switchyard plan` so both show the same thing. */
 import type { Config } from '../config/types.ts';
-import type { PlanOptions } from '../plan/plan.ts';
+import { nodePortAddressesCoverLoopback, type PlanOptions } from '../plan/plan.ts';
 
 export const planOptionsFromConfig = (config: Config, nodeName: string): PlanOptions => ({
   nodeName,
@@ -9,8 +9,16 @@ export const planOptionsFromConfig = (config: Config, nodeName: string): PlanOpt
   nodePortAddresses: config.nodePortAddresses,
   masqueradeAll: config.masqueradeAll,
   masqueradeBit: config.masqueradeBit,
+  ...(localhostNodePortsWanted(config) ? { localhostNodePorts: true } : {}),
   ...podInterfaceOf(config),
 });
+
+/**
+ * kube-proxy's iptables-mode localhost NodePorts: on by default, in effect only where --nodeport-addresses covers
+ * 127.0.0.0/8 (then route_localnet=1 is needed: lib/app/node-kernel.ts).
+ */
+export const localhostNodePortsWanted = (config: Config): boolean =>
+  config.proxyMode === 'iptables' && config.localhostNodePorts && nodePortAddressesCoverLoopback(config.nodePortAddresses);
 
 const podInterfaceOf = (config: Config): Pick<PlanOptions, 'podInterface'> => {
   if (config.detectLocalMode === 'BridgeInterface' && config.podBridgeInterface) {

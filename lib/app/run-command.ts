@@ -13,9 +13,10 @@ import { SyncRunner } from '../sync/runner.ts';
 import type { Logger } from '../telemetry/logger-types.ts';
 import { allDataplanes, dataplaneFromConfig } from './dataplane-from-config.ts';
 import { ingressFromConfig } from './ingress-from-config.ts';
-import { applyNodeKernelParams } from './node-kernel.ts';
+import { applyNodeKernelParams, type NodeKernelOutcome } from './node-kernel.ts';
 import { NodeServices } from './node-services.ts';
 import { planOptionsFromConfig } from './plan-options.ts';
+import type { PlanOptions } from '../plan/plan.ts';
 import { sourceFromConfig } from './source-from-config.ts';
 
 /**
@@ -27,6 +28,11 @@ export const WRITER_LEASE_NAME = 'switchyard/dataplane-writer';
 /** Time SIGTERM leaves for in-flight ingress requests, inside the 5 s the contract allows for exiting. */
 const DRAIN_MS = 3_000;
 
+/** Localhost NodePorts stay off when route_localnet could not be set (NodeServices.start found out). */
+const withKernel = (options: PlanOptions, kernel: NodeKernelOutcome | undefined): PlanOptions =>
+  kernel !== undefined && !kernel.localhostNodePorts && options.localhostNodePorts === true ? { ...options, localhostNodePorts: false } : options;
+
+/** With `node`, after node.start(): the plan options follow what the kernel parameters allowed. */
 export const buildDaemon = (config: Config, nodeName: string, logger: Logger, node?: NodeServices): Daemon => {
   const scheduler = (sync: (forceFull: boolean) => Promise<void>): SyncScheduler => {
     const runner = new SyncRunner({
@@ -40,7 +46,7 @@ export const buildDaemon = (config: Config, nodeName: string, logger: Logger, no
   return new Daemon({
     logger,
     source: sourceFromConfig(config, nodeName, logger, node?.sourceHooks),
-    planOptions: planOptionsFromConfig(config, nodeName),
+    planOptions: withKernel(planOptionsFromConfig(config, nodeName), node?.kernel),
     dataplane: dataplaneFromConfig(config, logger),
     ingress: ingressFromConfig(config, logger, node?.ingressHooks),
     ...(config.proxyMode !== 'none' ? { lease: new WriterLease({ transport: new AbstractSocketTransport(WRITER_LEASE_NAME), logger }) } : {}),
@@ -62,8 +68,8 @@ const untilSignal = (): Promise<NodeJS.Signals> =>
 
 export const runDaemonUntilSignalled = async (config: Config, nodeName: string, logger: Logger): Promise<number> => {
   const node = new NodeServices(config, logger);
-  const daemon = buildDaemon(config, nodeName, logger, node);
-  node.watchReadiness(() => daemon.ready);
+  let built: Daemon | undefined;
+  node.watchReadiness(() => built?.ready ?? false);
   logger.info(
     { node: nodeName, mode: config.proxyMode, source: config.manifestsDir ?? config.master ?? config.kubeconfig ?? 'in-cluster' },
     'starting switchyard',
@@ -75,6 +81,9 @@ export const runDaemonUntilSignalled = async (config: Config, nodeName: string, 
     await node.stop();
     throw e;
   }
+  // Built once the kernel parameters are set: what they allowed shapes the rules (localhost NodePorts).
+  const daemon = buildDaemon(config, nodeName, logger, node);
+  built = daemon;
   await daemon.start();
   const signal = await untilSignal();
   logger.info({ signal }, 'stopping; kernel rules stay in place');

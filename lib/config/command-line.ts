@@ -305,6 +305,7 @@ const buildConfig = (cli: SettingsPatch, file: SettingsPatch, fromFile: Readonly
     nodePortAddresses: s.nodePortAddresses,
     masqueradeAll: s.masqueradeAll ?? false,
     masqueradeBit,
+    localhostNodePorts: s.localhostNodePorts ?? true,
     healthzBindAddress: 'healthzBindAddress' in s ? s.healthzBindAddress : DEFAULTS.healthzBindAddress,
     metricsBindAddress: 'metricsBindAddress' in s ? s.metricsBindAddress : DEFAULTS.metricsBindAddress,
     ingressHttpAddress: 'ingressHttpAddress' in s ? s.ingressHttpAddress : DEFAULTS.ingressHttpAddress,

@@ -42,13 +42,6 @@ export const COMPAT_FLAGS: readonly CompatFlag[] = [
   { flags: '--profiling [bool]', defaultText: 'false', why: 'there are no pprof endpoints (profile with node --cpu-prof)', check: boolean, matters: parseBool },
   { flags: '--show-hidden-metrics-for-version <version>', defaultText: 'none', why: 'no metric is hidden', check: anyText, matters: never },
   {
-    flags: '--iptables-localhost-nodeports [bool]',
-    defaultText: 'true',
-    why: "NodePorts do not answer on 127.0.0.1 (as in kube-proxy's nftables mode)",
-    check: boolean,
-    matters: (raw, config) => config.proxyMode === 'iptables' && parseBool(raw),
-  },
-  {
     flags: '--ipvs-exclude-cidrs <cidrs>',
     defaultText: 'none',
     why: 'switchyard only ever removes IPVS virtual servers on addresses it assigned itself',

@@ -181,6 +181,7 @@ export const settingsFromFile = (
     set('nodePortAddresses', f('nodePortAddresses', list.join(','), () => parseNodePortAddresses(list)));
   }
   if (file.iptables?.masqueradeAll || file.nftables?.masqueradeAll) set('masqueradeAll', true);
+  if (file.iptables?.localhostNodePorts != null) set('localhostNodePorts', file.iptables.localhostNodePorts);
   // kube-proxy reads the bit from iptables for iptables and IPVS modes, from nftables for nftables mode.
   const bitSection = mode === 'nftables' || mode === 'none' ? 'nftables' : 'iptables';
   const bit = file[bitSection]?.masqueradeBit;
@@ -235,7 +236,7 @@ export const settingsFromFile = (
     set('oomScoreAdj', v);
   }
   if (file.bindAddressHardFail != null) set('bindAddressHardFail', file.bindAddressHardFail);
-  warnings.push(...fieldsWithoutEffect(path, file, mode).map((what) => `config file ${path}: ${what}`));
+  warnings.push(...fieldsWithoutEffect(file).map((what) => `config file ${path}: ${what}`));
   return { patch, warnings };
 };
 
@@ -243,15 +244,12 @@ export const settingsFromFile = (
  * kube-proxy fields switchyard reads but does not act on, named when their value asks for something (kubeadm writes
  * most of them with zero or default values, which pass quietly). The matching flags: lib/config/compat-flags.ts.
  */
-const fieldsWithoutEffect = (path: string, file: ConfigFile, mode: ProxyMode): string[] => {
+const fieldsWithoutEffect = (file: ConfigFile): string[] => {
   const out: string[] = [];
   const noEffect = (field: string, value: unknown, why: string): void => {
     out.push(`field ${field} (${JSON.stringify(value)}) has no effect: ${why}`);
   };
   if (file.enableProfiling) noEffect('enableProfiling', true, 'there are no pprof endpoints');
-  if (mode === 'iptables' && file.iptables?.localhostNodePorts === true) {
-    noEffect('iptables.localhostNodePorts', true, "NodePorts do not answer on 127.0.0.1 (as in kube-proxy's nftables mode)");
-  }
   if (file.logging?.format === 'text') noEffect('logging.format', 'text', 'logs are always JSON lines');
   if (file.portRange) noEffect('portRange', file.portRange, "it belonged to kube-proxy's removed userspace mode");
   return out;

@@ -31,6 +31,7 @@ export interface Settings {
   readonly nodePortAddresses: readonly string[] | 'primary';
   readonly masqueradeAll: boolean;
   readonly masqueradeBit: number;
+  readonly localhostNodePorts: boolean;
   readonly healthzBindAddress: HostPort | undefined;
   readonly metricsBindAddress: HostPort | undefined;
   readonly ingressHttpAddress: HostPort | undefined;
@@ -131,6 +132,7 @@ export const FLAG_SPECS: readonly AnyFlagSpec[] = [
   flag({ flags: '--nodeport-addresses <cidrs>', key: 'nodePortAddresses', description: "where NodePorts answer: comma list of CIDRs (or all, localhost), or 'primary'", defaultText: "primary (the Node's InternalIPs)", parse: (raw) => parseNodePortAddresses(splitList(text(raw))) }),
   flag({ flags: '--masquerade-all [bool]', key: 'masqueradeAll', description: 'SNAT all traffic sent to ClusterIPs', defaultText: 'false', parse: bool }),
   flag({ flags: '--iptables-masquerade-bit <bit>', key: 'masqueradeBit', description: 'the fwmark bit (0-31) that marks connections for masquerading, in every proxy mode (pick another when something else on the node uses bit 14)', defaultText: String(DEFAULTS.masqueradeBit), parse: (raw) => parseIntInRange(text(raw), 0, 31) }),
+  flag({ flags: '--iptables-localhost-nodeports [bool]', key: 'localhostNodePorts', description: 'iptables mode, IPv4: NodePorts also answer on 127.0.0.1 when --nodeport-addresses covers it (sets route_localnet=1 and drops other traffic to 127.0.0.0/8 from outside)', defaultText: 'true', parse: bool }),
   flag({ flags: '--healthz-bind-address <host:port>', key: 'healthzBindAddress', description: '/healthz and /livez listener ("" disables)', defaultText: hp(DEFAULTS.healthzBindAddress), parse: bind(DEFAULTS.healthzBindAddress.port) }),
   flag({ flags: '--metrics-bind-address <host:port>', key: 'metricsBindAddress', description: 'Prometheus /metrics listener ("" disables)', defaultText: hp(DEFAULTS.metricsBindAddress), parse: bind(DEFAULTS.metricsBindAddress.port) }),
   flag({ flags: '--ingress-http-address <host:port>', key: 'ingressHttpAddress', description: 'Ingress HTTP listener ("" disables)', defaultText: hp(DEFAULTS.ingressHttpAddress), parse: bind(DEFAULTS.ingressHttpAddress.port) }),
@@ -161,7 +163,7 @@ export const FLAG_SPECS: readonly AnyFlagSpec[] = [
   flag({ flags: '-v, --v <level>', key: 'verbosity', description: 'klog-style verbosity 0-10 (0-2 info, 3-4 debug, 5+ trace) unless --log-level is given', defaultText: String(DEFAULTS.verbosity), parse: (raw) => parseIntInRange(text(raw), 0, 10) }),
   flag({ flags: '--log-level <level>', key: 'logLevel', description: `log level: ${LOG_LEVELS.join('|')}`, defaultText: 'from --v (info)', parse: (raw) => parseChoice(text(raw), LOG_LEVELS) }),
   flag({ flags: '--cleanup [bool]', key: 'cleanup', description: 'remove every rule switchyard owns in this network namespace and exit', defaultText: 'false', parse: bool }),
-  flag({ flags: '--init-only [bool]', key: 'initOnly', description: 'set the kernel parameters that need full root (conntrack and IPVS sysctls) and exit, as kube-proxy does for an init container', defaultText: 'false', parse: bool }),
+  flag({ flags: '--init-only [bool]', key: 'initOnly', description: 'set the kernel parameters that need full root (conntrack, IPVS and route_localnet sysctls) and exit, as kube-proxy does for an init container', defaultText: 'false', parse: bool }),
   flag({ flags: '--write-config-to <file>', key: 'writeConfigTo', description: 'write the effective configuration as a KubeProxyConfiguration to FILE and exit (switchyard-only settings such as --ingress-* have no field there)', defaultText: 'none', parse: str }),
   flag({ flags: '--version [bool]', key: 'version', description: 'print the version and exit', defaultText: 'false', parse: (raw) => (raw === 'raw' ? true : bool(raw)) }),
   flag({ flags: '--oom-score-adj <n>', key: 'oomScoreAdj', description: 'oom_score_adj of this process, -1000 to 1000', defaultText: String(DEFAULTS.oomScoreAdj), parse: (raw) => parseIntInRange(text(raw), -1000, 1000) }),

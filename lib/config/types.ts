@@ -71,6 +71,11 @@ export interface Config {
   readonly masqueradeAll: boolean;
   /** The fwmark bit (0-31) that marks connections for masquerading (kube-proxy's --iptables-masquerade-bit). */
   readonly masqueradeBit: number;
+  /**
+   * iptables mode: NodePorts also answer on IPv4 loopback when nodePortAddresses covers it (kube-proxy's
+   * --iptables-localhost-nodeports, default true). See localhostNodePortsWanted.
+   */
+  readonly localhostNodePorts: boolean;
   /** undefined = the listener is disabled (flag given as an empty string). */
   readonly healthzBindAddress: HostPort | undefined;
   readonly metricsBindAddress: HostPort | undefined;

@@ -61,7 +61,7 @@ export const kubeProxyConfiguration = (config: Config): Record<string, unknown> 
     healthzBindAddress: config.healthzBindAddress ? formatHostPort(config.healthzBindAddress) : '',
     hostnameOverride: config.hostnameOverride ?? '',
     // The sync periods of iptables/nftables mode; IPVS mode has its own section.
-    iptables: { masqueradeAll: config.masqueradeAll, masqueradeBit: config.masqueradeBit, ...sync },
+    iptables: { localhostNodePorts: config.localhostNodePorts, masqueradeAll: config.masqueradeAll, masqueradeBit: config.masqueradeBit, ...sync },
     ipvs: {
       minSyncPeriod: d(config.ipvs.minSyncPeriodMs),
       scheduler: config.ipvs.scheduler,

@@ -72,6 +72,24 @@ export const cidrContains = (cidr: string, ip: string): boolean => {
   return ipaddr.parse(address.ip).match(network, bits);
 };
 
+/** Whether two CIDRs share an address (different families never do). */
+export const cidrsOverlap = (a: string, b: string): boolean => {
+  const x = parseCIDR(a);
+  const y = parseCIDR(b);
+  if (!x || !y || x.family !== y.family) return false;
+  const networkOf = (c: ParsedCIDR): string => c.cidr.slice(0, c.cidr.indexOf('/'));
+  return cidrContains(x.cidr, networkOf(y)) || cidrContains(y.cidr, networkOf(x));
+};
+
+/** Whether every address of `inner` lies in `outer`. */
+export const cidrWithin = (inner: string, outer: string): boolean => {
+  const i = parseCIDR(inner);
+  const o = parseCIDR(outer);
+  return i !== undefined && o !== undefined && i.prefixLength >= o.prefixLength && cidrContains(o.cidr, i.cidr.slice(0, i.cidr.indexOf('/')));
+};
+
+export const IPV4_LOOPBACK = '127.0.0.0/8';
+
 /** kube-proxy's endpoint string: `ip:port`, IPv6 in brackets. Used as the dedupe key and for sorting. */
 export const joinHostPort = (ip: string, port: number): string =>
   ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`;

@@ -18,7 +18,7 @@
  *    layer does not enumerate interface addresses. The CIDRs are passed on in `nodePortCIDRs` so a dataplane can
  *    match "local address inside these CIDRs" itself. A /0 CIDR means any local address, as in kube-proxy.
  */
-import { parseCIDR, cidrContains } from '../model/ip.ts';
+import { IPV4_LOOPBACK, cidrContains, cidrsOverlap, parseCIDR } from '../model/ip.ts';
 import type { Endpoint, IPFamily, NodeInfo, ServicePort } from '../model/types.ts';
 import { endpointsFor, type Snapshot } from '../state/service-state.ts';
 import { categorizeEndpoints } from './categorize.ts';
@@ -35,7 +35,16 @@ export interface PlanOptions {
   readonly podInterface?: PodInterface;
   /** The fwmark bit (0-31) that asks for masquerading; unset = kube-proxy's 14. */
   readonly masqueradeBit?: number;
+  /**
+   * NodePorts may answer on IPv4 loopback where nodePortAddresses covers it: kube-proxy's iptables-mode
+   * --iptables-localhost-nodeports, with route_localnet=1 already set by the caller. Other modes never ask.
+   */
+  readonly localhostNodePorts?: boolean;
 }
+
+/** Whether --nodeport-addresses names IPv4 loopback (the only way NodePorts can answer there). */
+export const nodePortAddressesCoverLoopback = (option: PlanOptions['nodePortAddresses']): boolean =>
+  Array.isArray(option) && option.some((cidr) => cidrsOverlap(cidr, IPV4_LOOPBACK));
 
 const FAMILIES: readonly IPFamily[] = [4, 6];
 
@@ -84,6 +93,7 @@ export const familySettings = (
     ...(options.podInterface ? { podInterface: options.podInterface } : {}),
     ...(options.masqueradeBit !== undefined && 2 ** options.masqueradeBit !== DEFAULT_MASQUERADE_MARK ? { masqueradeMark: 2 ** options.masqueradeBit } : {}),
     ...nodePortSettings(family, options.nodePortAddresses, snapshot.node),
+    ...(family === 4 && options.localhostNodePorts === true && nodePortAddressesCoverLoopback(options.nodePortAddresses) ? { localhostNodePorts: true } : {}),
   });
   return { 4: settings(4), 6: settings(6) };
 };

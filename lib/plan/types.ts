@@ -85,6 +85,12 @@ export interface FamilySettings {
    * kube-proxy's exact meaning (it also covers interface addresses the Node object does not list).
    */
   readonly nodePortCIDRs?: readonly string[];
+  /**
+   * IPv4, iptables mode: NodePorts answer on loopback addresses inside `nodePortCIDRs` too (route_localnet is set),
+   * and other traffic to 127.0.0.0/8 that was not DNATed is dropped (kube-proxy's "block incoming localnet
+   * connections"). Unset: loopback destinations are never NodePorts.
+   */
+  readonly localhostNodePorts?: true;
 }
 
 export interface DesiredState {

@@ -190,3 +190,32 @@ for (const backend of BACKENDS) {
     await dp.cleanup();
   });
 }
+
+for (const backend of BACKENDS) {
+  kernelTest(`${backend}: localhost NodePorts (--nodeport-addresses 0.0.0.0/0): the rules the kernel takes, read back and traced`, async (t) => {
+    const prefix = await withNetns(t);
+    const exec = new ExecIptables({ commands, backend, prefix });
+    const dp = new IptablesDataplane({ executor: exec, families: [4, 6] });
+    const everywhere = { nodePortAddresses: [], nodePortOnAllLocal: true };
+    await dp.sync(desired(richServices(), { v4: { ...everywhere, nodePortCIDRs: ['0.0.0.0/0'], localhostNodePorts: true }, v6: { ...everywhere, nodePortCIDRs: ['::/0'] } }), noHint);
+    const filter4 = await exec.save(4, 'filter');
+    // kube-proxy's "block incoming localnet connections", as iptables-save prints it back.
+    t.regex(filter4, /-A SWITCHYARD-FIREWALL ! -s 127\.0\.0\.0\/8 -d 127\.0\.0\.0\/8 -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT .*-j DROP/);
+    t.regex(await exec.save(4, 'nat'), /-A SWITCHYARD-SERVICES -m addrtype --dst-type LOCAL .*-j SWITCHYARD-NODEPORTS/);
+    t.regex(await exec.save(6, 'nat'), /-A SWITCHYARD-SERVICES ! -d ::1\/128 -m addrtype --dst-type LOCAL .*-j SWITCHYARD-NODEPORTS/);
+    t.notRegex(await exec.save(6, 'filter'), /ctstate RELATED,ESTABLISHED,DNAT/);
+    const trace = await traceKernel(exec);
+    const web = ['10.244.1.5:8080', '10.244.2.7:8080'];
+    t.deepEqual(trace({ src: '127.0.0.1', dst: '127.0.0.1', proto: 'TCP', dport: 30080, from: 'node' }), { verdict: 'dnat', endpoints: web, masquerade: true });
+    t.deepEqual(trace({ src: '203.0.113.5', dst: '127.0.0.1', proto: 'TCP', dport: 22, from: 'external', inIface: 'eth0' }), { verdict: 'drop' });
+    t.deepEqual(trace({ src: '127.0.0.1', dst: '127.0.0.1', proto: 'TCP', dport: 22, from: 'node' }), { verdict: 'accept' });
+    t.deepEqual(trace({ src: '::1', dst: '::1', proto: 'TCP', dport: 30080, from: 'node' }), { verdict: 'accept' });
+
+    // Turned off again (--iptables-localhost-nodeports=false): loopback left out, the guard gone.
+    await dp.sync(desired(richServices(), { v4: { ...everywhere, nodePortCIDRs: ['0.0.0.0/0'] } }), noHint);
+    t.notRegex(await exec.save(4, 'filter'), /ctstate RELATED,ESTABLISHED,DNAT/);
+    t.regex(await exec.save(4, 'nat'), /-A SWITCHYARD-SERVICES ! -d 127\.0\.0\.0\/8 -m addrtype --dst-type LOCAL .*-j SWITCHYARD-NODEPORTS/);
+    t.deepEqual((await traceKernel(exec))({ src: '127.0.0.1', dst: '127.0.0.1', proto: 'TCP', dport: 30080, from: 'node' }), { verdict: 'accept' });
+    await dp.cleanup();
+  });
+}

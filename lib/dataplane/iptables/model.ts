@@ -20,7 +20,8 @@ export type Match =
   /** `-m <proto> --dport N`; needs a preceding proto match. */
   | { readonly m: 'dport'; readonly proto: L4; readonly port: number }
   | { readonly m: 'addrtype'; readonly field: 'src' | 'dst'; readonly neg: boolean }
-  | { readonly m: 'ctstate'; readonly states: readonly string[] }
+  /** `-m conntrack [!] --ctstate A,B`: any of the states (none of them when negated). */
+  | { readonly m: 'ctstate'; readonly states: readonly string[]; readonly neg?: boolean }
   | { readonly m: 'mark'; readonly neg: boolean; readonly mark: number }
   | { readonly m: 'statistic'; readonly probability: string }
   | { readonly m: 'recent'; readonly mode: 'rcheck' | 'set'; readonly name: string; readonly mask: string; readonly seconds?: number }
@@ -67,7 +68,7 @@ const renderMatch = (m: Match): string => {
     case 'addrtype':
       return `-m addrtype ${m.neg ? '! ' : ''}--${m.field}-type LOCAL`;
     case 'ctstate':
-      return `-m conntrack --ctstate ${m.states.join(',')}`;
+      return `-m conntrack ${m.neg === true ? '! ' : ''}--ctstate ${m.states.join(',')}`;
     case 'mark':
       return `-m mark ${m.neg ? '! ' : ''}--mark ${hex(m.mark)}/${hex(m.mark)}`;
     case 'statistic':
@@ -203,7 +204,7 @@ const parseModule = (mod: string, tok: readonly string[], start: number, out: Ma
       break;
     }
     case 'conntrack':
-      out.push({ m: 'ctstate', states: get('--ctstate').split(',') });
+      out.push({ m: 'ctstate', states: get('--ctstate').split(','), ...(opts.get('--ctstate')?.neg === true ? { neg: true } : {}) });
       break;
     case 'mark':
       out.push({ m: 'mark', neg: opts.get('--mark')?.neg ?? false, mark: parseMark(get('--mark')) });

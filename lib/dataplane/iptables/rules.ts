@@ -6,6 +6,7 @@
  * service groups into whole tables, so a caller can keep the groups of services that did not change and rebuild only
  * the others. See README.md.
  */
+import { cidrWithin } from '../../model/ip.ts';
 import type { IPFamily } from '../../model/types.ts';
 import { masqueradeMarkOf, type DesiredState, type FamilySettings, type PlannedEndpoint, type ServicePlan, type TrafficVerdict } from '../../plan/types.ts';
 import { normalizeCidrs } from '../nftables/addr.ts';
@@ -116,20 +117,56 @@ export const JUMP_RULES: readonly { readonly table: TableName; readonly chain: s
   { table: 'nat', chain: 'POSTROUTING', rule: r([comment('switchyard-postrouting')], jump(POSTROUTING)) },
 ];
 
-/** How traffic addressed to a NodePort is recognised, one match list per alternative; empty = nowhere. */
+/** Whether NodePorts may answer on loopback: IPv4 only, and only with localhost NodePorts on (iptables mode). */
+const loopbackServed = (family: IPFamily, s: FamilySettings): boolean => family === 4 && s.localhostNodePorts === true;
+
+/**
+ * How traffic addressed to a NodePort is recognised, one match list per alternative; empty = nowhere. Loopback is
+ * left out unless `loopbackServed`: a /0 says so itself (`! -d 127.0.0.0/8`, as kube-proxy); a narrower CIDR around
+ * loopback cannot take a second `-d`, so `nodePortJumps` puts a RETURN for loopback before it.
+ */
 export const nodePortDestinations = (family: IPFamily, s: FamilySettings): Match[][] => {
+  const lo = loopback(family);
+  const keepLoopback = loopbackServed(family, s);
   // CIDRs given: any local address inside them (kube-proxy's meaning, beyond the addresses the Node lists).
-  if (s.nodePortCIDRs !== undefined && s.nodePortCIDRs.length > 0) return normalizeCidrs(s.nodePortCIDRs).map((c) => [dst(c), localType('dst')]);
+  if (s.nodePortCIDRs !== undefined && s.nodePortCIDRs.length > 0) {
+    return normalizeCidrs(s.nodePortCIDRs).flatMap((c): Match[][] => {
+      if (c.endsWith('/0')) return [keepLoopback ? [localType('dst')] : [dst(lo, true), localType('dst')]];
+      if (!keepLoopback && cidrWithin(c, lo)) return [];
+      return [[dst(c), localType('dst')]];
+    });
+  }
   if (s.nodePortAddresses.length > 0) return [...new Set(s.nodePortAddresses)].sort().map((ip) => [dst(ip)]);
-  if (s.nodePortOnAllLocal) return [[dst(loopback(family), true), localType('dst')]];
+  if (s.nodePortOnAllLocal) return [[dst(lo, true), localType('dst')]];
   return [];
 };
+
+/**
+ * The rules that send NodePort traffic on (`to`), last in their chain: one per nodePortDestinations alternative,
+ * after a RETURN for loopback when a CIDR wider than loopback (but not /0) would otherwise take it in.
+ */
+export const nodePortJumps = (family: IPFamily, s: FamilySettings, to: (matches: Match[]) => Rule): Rule[] => {
+  const lo = loopback(family);
+  const wideAroundLoopback = (s.nodePortCIDRs ?? []).some((c) => !c.endsWith('/0') && cidrWithin(lo, c) && !cidrWithin(c, lo));
+  const returnLoopback = wideAroundLoopback && !loopbackServed(family, s) ? [r([dst(lo)], { t: 'RETURN' })] : [];
+  const jumps = nodePortDestinations(family, s).map(to);
+  return jumps.length > 0 ? [...returnLoopback, ...jumps] : [];
+};
+
+/**
+ * kube-proxy's "block incoming localnet connections" (CVE-2020-8558), needed once route_localnet=1 lets packets
+ * to 127.0.0.0/8 arrive from outside: drop what is not loopback-to-loopback unless it belongs to a connection that
+ * exists already or was DNATed (a localhost NodePort).
+ */
+const localnetGuard = (family: IPFamily, s: FamilySettings): Rule[] =>
+  loopbackServed(family, s)
+    ? [r([src(loopback(family), true), dst(loopback(family)), { m: 'ctstate', neg: true, states: ['RELATED', 'ESTABLISHED', 'DNAT'] }, comment('block-incoming-localnet-connections')], { t: 'DROP' })]
+    : [];
 
 export const buildBase = (family: IPFamily, settings: FamilySettings): BaseGroup<Rule> => {
   const nonCluster = nonClusterRules(podSources(settings));
   const masqueradeMark = masqueradeMarkOf(settings);
   const own = (table: TableName, name: string, rules: Rule[] = []): OwnChain<Rule> => ({ table, name, rules });
-  const nodePorts = nodePortDestinations(family, settings);
   const chains: OwnChain<Rule>[] = [
     own('nat', SERVICES),
     own('nat', NODEPORTS),
@@ -146,7 +183,7 @@ export const buildBase = (family: IPFamily, settings: FamilySettings): BaseGroup
     own('filter', SERVICES),
     own('filter', EXTERNAL_SERVICES),
     own('filter', NODEPORTS),
-    own('filter', FIREWALL),
+    own('filter', FIREWALL, localnetGuard(family, settings)),
     own('filter', FORWARD, [
       r([{ m: 'ctstate', states: ['INVALID'] }], { t: 'DROP' }),
       r([{ m: 'mark', neg: false, mark: masqueradeMark }], { t: 'ACCEPT' }),
@@ -160,8 +197,8 @@ export const buildBase = (family: IPFamily, settings: FamilySettings): BaseGroup
   ];
   // NodePort dispatch comes last so that an externalIP or LB IP equal to a node address wins.
   const tail: Contribution<Rule>[] = [
-    { table: 'nat', chain: SERVICES, rules: nodePorts.map((m) => r([...m, comment('switchyard-nodeports')], jump(NODEPORTS))) },
-    { table: 'filter', chain: EXTERNAL_SERVICES, rules: nodePorts.map((m) => r(m, jump(NODEPORTS))) },
+    { table: 'nat', chain: SERVICES, rules: nodePortJumps(family, settings, (m) => r([...m, comment('switchyard-nodeports')], jump(NODEPORTS))) },
+    { table: 'filter', chain: EXTERNAL_SERVICES, rules: nodePortJumps(family, settings, (m) => r(m, jump(NODEPORTS))) },
   ];
   return { chains, contributions: [], tail };
 };

@@ -68,7 +68,8 @@ export class IptablesEvaluator {
       case 'addrtype':
         return this.isLocal(m.field === 'src' ? p.src : p.dst) !== m.neg;
       case 'ctstate':
-        return m.states.includes('NEW'); // every traced packet opens a connection
+        // Every traced packet opens a connection: NEW, and DNAT once a nat rule rewrote its destination.
+        return m.states.some((s) => s === 'NEW' || (s === 'DNAT' && p.dnat)) !== (m.neg === true);
       case 'mark':
         return (((p.mark & m.mark) >>> 0) === m.mark >>> 0) !== m.neg;
       case 'statistic':

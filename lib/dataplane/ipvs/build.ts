@@ -9,7 +9,7 @@ import type { IPFamily } from '../../model/types.ts';
 import { masqueradeMarkOf, type DesiredState, type FamilySettings, type PlannedEndpoint, type ServicePlan, type TrafficVerdict } from '../../plan/types.ts';
 import { addrMatches, normalizeCidrs, sameAddr } from '../nftables/addr.ts';
 import { hostCidr, type L4, type Match, type Rule, type TableName, type Target } from '../iptables/model.ts';
-import { markUnlessFromPod, nodePortDestinations, nonClusterRules, podSources, type Tables } from '../iptables/rules.ts';
+import { markUnlessFromPod, nodePortJumps, nonClusterRules, podSources, type Tables } from '../iptables/rules.ts';
 import { CANARY, MARK_MASQ, MASQ_NONCLUSTER, NODEPORTS, POSTROUTING, SERVICES } from '../iptables/names.ts';
 import { DROP_MARK, vsKey, type IpsetDef, type IpsetType, type IpvsFamilyState, type VirtualServer } from './model.ts';
 
@@ -138,13 +138,13 @@ export const buildIpvs = (state: DesiredState, family: IPFamily, options: IpvsBu
   const masqueradeMark = masqueradeMarkOf(settings);
   const cluster = inSet(setName(family, 'CLUSTER-IP'), 'dst', 'dst');
   const masq: Rule[] = state.masqueradeAll ? [r([cluster], jump(MARK_MASQ))] : markUnlessFromPod(pods, [cluster]);
-  const npDest = nodePortDestinations(family, settings);
   const nat = new Map<string, Rule[]>([
     [SERVICES, [
       ...masq,
       r([inSet(setName(family, 'LOAD-BALANCER'), 'dst', 'dst')], jump(LOAD_BALANCER)),
       r([inSet(setName(family, 'EXTERNAL-IP'), 'dst', 'dst')], jump(MARK_MASQ)),
-      ...npDest.map((m) => r(m, jump(NODE_PORT))),
+      // IPVS mode has no localhost NodePorts (as kube-proxy's): the planner only asks for them in iptables mode.
+      ...nodePortJumps(family, settings, (m) => r(m, jump(NODE_PORT))),
     ]],
     [NODE_PORT, PROTOS.flatMap((proto) => [
       r([{ m: 'proto', proto }, inSet(setName(family, `NODE-PORT-LOCAL-${proto.toUpperCase()}`), 'dst')], { t: 'RETURN' }),
@@ -169,7 +169,7 @@ export const buildIpvs = (state: DesiredState, family: IPFamily, options: IpvsBu
   ]);
   const filter = new Map<string, Rule[]>([
     [FIREWALL, [r([{ m: 'mark', neg: false, mark: DROP_MARK }], { t: 'DROP' })]],
-    [SERVICES, [...filterServices, ...npDest.map((m) => r(m, jump(NODEPORTS)))]],
+    [SERVICES, [...filterServices, ...nodePortJumps(family, settings, (m) => r(m, jump(NODEPORTS)))]],
     [NODEPORTS, filterNodePorts],
     [CANARY, []],
   ]);

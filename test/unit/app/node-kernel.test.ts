@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:net';
 import test from 'ava';
-import { applyNodeKernelParams, applyOomScoreAdj, OOM_SCORE_ADJ_PATH } from '../../../lib/app/node-kernel.ts';
+import { applyNodeKernelParams, applyOomScoreAdj, OOM_SCORE_ADJ_PATH, ROUTE_LOCALNET } from '../../../lib/app/node-kernel.ts';
 import { NodeServices } from '../../../lib/app/node-services.ts';
 import { runInitOnly } from '../../../lib/app/run-command.ts';
 import { parseCommandLine, type Config } from '../../../lib/config/index.ts';
@@ -23,6 +23,7 @@ const freshKernel = (): FakeKernelParams => {
     ['net/ipv4/conf/all/arp_ignore', '0'],
     ['net/ipv4/conf/all/arp_announce', '0'],
     [TCP_MIGRATE_REQ, '0'],
+    [ROUTE_LOCALNET.name, '0'],
   ]) params.values.set(`${PROC_SYS}/${name}`, value!);
   params.values.set('/sys/module/nf_conntrack/parameters/hashsize', '16384');
   params.values.set(OOM_SCORE_ADJ_PATH, '0');
@@ -48,6 +49,44 @@ for (const [flags, expected] of kernelCases) {
     t.deepEqual(written(params), [...expected]);
   });
 }
+
+/** Only the sysctls this feature is about: everything else off. */
+const QUIET = ['--ingress-http-address=', '--ingress-https-address=', '--conntrack-max-per-core=0', '--conntrack-tcp-timeout-established=0', '--conntrack-tcp-timeout-close-wait=0'];
+
+/** [flags, route_localnet written, localhost NodePorts allowed] — kube-proxy sets it in iptables mode only when loopback is a NodePort address. */
+const localnetCases: [readonly string[], boolean][] = [
+  [['--proxy-mode=iptables', '--nodeport-addresses=0.0.0.0/0'], true],
+  [['--proxy-mode=iptables', '--nodeport-addresses=127.0.0.0/8,10.0.0.0/8'], true],
+  [['--proxy-mode=iptables', '--nodeport-addresses=localhost'], true],
+  [['--proxy-mode=iptables', '--nodeport-addresses=0.0.0.0/0', '--iptables-localhost-nodeports=false'], false],
+  [['--proxy-mode=iptables', '--nodeport-addresses=10.0.0.0/8,::/0'], false],
+  [['--proxy-mode=iptables'], false],
+  [['--proxy-mode=iptables', '--nodeport-addresses=primary'], false],
+  [['--proxy-mode=nftables', '--nodeport-addresses=0.0.0.0/0'], false],
+  [['--proxy-mode=ipvs', '--nodeport-addresses=0.0.0.0/0'], false],
+];
+for (const [flags, expected] of localnetCases) {
+  test(`route_localnet for localhost NodePorts: ${flags.join(' ')} → ${expected ? 'set' : 'left alone'}`, async (t) => {
+    const params = freshKernel();
+    const outcome = await applyNodeKernelParams(await configOf([...QUIET, ...flags]), params, 2, recordingLogger());
+    t.deepEqual(written(params), expected ? [`${ROUTE_LOCALNET.name}=1`] : []);
+    t.is(outcome.localhostNodePorts, expected);
+  });
+}
+
+test('route_localnet already 1 is left; one that cannot be written turns localhost NodePorts off with a warning', async (t) => {
+  const flags = [...QUIET, '--proxy-mode=iptables', '--nodeport-addresses=0.0.0.0/0'];
+  const set = freshKernel();
+  set.values.set(`${PROC_SYS}/${ROUTE_LOCALNET.name}`, '1');
+  t.true((await applyNodeKernelParams(await configOf(flags), set, 2, recordingLogger())).localhostNodePorts);
+  t.deepEqual(set.writes, []);
+
+  const readOnly = freshKernel();
+  readOnly.readOnly.add(`${PROC_SYS}/${ROUTE_LOCALNET.name}`);
+  const logger = recordingLogger();
+  t.false((await applyNodeKernelParams(await configOf(flags), readOnly, 2, logger)).localhostNodePorts);
+  t.true(logger.lines.some((l) => l.level === 'warn' && l.msg?.includes('cannot set net/ipv4/conf/all/route_localnet to 1') && l.msg.includes('NodePorts will not answer on 127.0.0.1')));
+});
 
 test('strict ARP values already in place are not rewritten; a read-only one is a warning', async (t) => {
   const params = freshKernel();

@@ -28,6 +28,7 @@ test('defaults are kube-proxy defaults', async (t) => {
     nodePortAddresses: undefined,
     masqueradeAll: false,
     masqueradeBit: 14,
+    localhostNodePorts: true,
     healthzBindAddress: { host: '0.0.0.0', port: 10256 },
     metricsBindAddress: { host: '127.0.0.1', port: 10249 },
     ingressHttpAddress: { host: '0.0.0.0', port: 80 },
@@ -82,6 +83,8 @@ const flagCases: [readonly string[], string, unknown][] = [
   [['--masquerade-all=true'], 'masqueradeAll', true],
   [['--masquerade-all=false'], 'masqueradeAll', false],
   [['--iptables-masquerade-bit', '15'], 'masqueradeBit', 15],
+  [['--iptables-localhost-nodeports=false'], 'localhostNodePorts', false],
+  [['--iptables-localhost-nodeports'], 'localhostNodePorts', true],
   [['--healthz-bind-address', '127.0.0.1:20256'], 'healthzBindAddress', { host: '127.0.0.1', port: 20256 }],
   [['--healthz-bind-address', '[::]:10256'], 'healthzBindAddress', { host: '::', port: 10256 }],
   [['--healthz-bind-address='], 'healthzBindAddress', undefined],
@@ -307,7 +310,7 @@ const kubeProxyCommandLines: [string, readonly string[], readonly string[]][] = 
   [
     'values switchyard does not honour',
     ['--proxy-mode=iptables', '--iptables-masquerade-bit=15', '--iptables-localhost-nodeports=true', '--profiling', '--vmodule=proxier=4'],
-    ['--iptables-localhost-nodeports=true', '--profiling=true', '--vmodule=proxier=4'],
+    ['--profiling=true', '--vmodule=proxier=4'],
   ],
   ['IPVS mode', ['--proxy-mode=ipvs', '--ipvs-tcp-timeout=900s', '--ipvs-udp-timeout=0s', '--ipvs-exclude-cidrs=10.0.0.0/8'], []],
 ];

@@ -186,14 +186,18 @@ ipvs:
   const prefix = 'config file /etc/switchyard/config.yaml: field ';
   t.deepEqual(r.warnings.map((w) => w.slice(prefix.length).split(' ')[0]), [
     'enableProfiling',
-    'iptables.localhostNodePorts',
     'logging.format',
     'portRange',
   ]);
   t.true(r.warnings.every((w) => w.startsWith(prefix) && w.includes('has no effect: ')), r.warnings.join('\n'));
-  // localhostNodePorts matters in iptables mode only.
-  const ipvs = await withFile(`${HEADER}mode: ipvs\niptables:\n  localhostNodePorts: true\n`);
-  t.deepEqual(ipvs.warnings, []);
+});
+
+test('iptables.localhostNodePorts: kube-proxy\'s default true, false turns localhost NodePorts off', async (t) => {
+  t.true((await withFile(`${HEADER}mode: iptables\n`)).config.localhostNodePorts);
+  t.true((await withFile(`${HEADER}mode: iptables\niptables:\n  localhostNodePorts: null\n`)).config.localhostNodePorts);
+  const off = await withFile(`${HEADER}mode: iptables\niptables:\n  localhostNodePorts: false\n`);
+  t.false(off.config.localhostNodePorts);
+  t.deepEqual(off.warnings, []);
 });
 
 /** [whole file text, message fragment] — all ERR_CONFIG_INVALID naming the file. */

@@ -18,6 +18,14 @@ interface Flow {
   readonly state?: DesiredState;
   readonly packet: TracePacket;
   readonly want: TraceResult;
+  /** The outcome in a dataplane without localhost NodePorts (kube-proxy has them in iptables mode only). */
+  readonly withoutLocalhostNodePorts?: TraceResult;
+}
+
+/** What a dataplane offers beyond the common ground; rows whose outcome depends on it say so. */
+export interface DataplaneCapabilities {
+  /** NodePorts on 127.0.0.1 when FamilySettings.localhostNodePorts asks (kube-proxy's iptables mode). */
+  readonly localhostNodePorts: boolean;
 }
 
 const rich = desired(richServices());
@@ -27,6 +35,10 @@ const dnat = (masquerade: boolean, ...endpoints: string[]): TraceResult => ({ ve
 const BRIDGE = desired(richServices(), { v4: { clusterCIDRs: [], podInterface: { name: 'cbr0', prefix: false } } });
 const PREFIX = desired(richServices(), { v4: { clusterCIDRs: [], podInterface: { name: 'veth', prefix: true } } });
 const via = (inIface: string, packet: TracePacket): TracePacket => ({ ...packet, inIface });
+/** --nodeport-addresses 0.0.0.0/0 with localhost NodePorts on (iptables mode's default with that flag). */
+const LOCALHOST = desired(richServices(), { v4: { nodePortAddresses: [], nodePortOnAllLocal: true, nodePortCIDRs: ['0.0.0.0/0'], localhostNodePorts: true } });
+const EVERYWHERE = desired(richServices(), { v4: { nodePortAddresses: [], nodePortOnAllLocal: true, nodePortCIDRs: ['0.0.0.0/0'] } });
+const NOT_A_SERVICE: TraceResult = { verdict: 'accept' };
 
 const flows: readonly Flow[] = [
   { title: 'ClusterIP from a pod: any endpoint, client IP kept', packet: pkt('pod', POD, '10.96.0.10', 80), want: dnat(false, '10.244.1.5:8080', '10.244.2.7:8080') },
@@ -53,6 +65,42 @@ const flows: readonly Flow[] = [
     packet: pkt('node', '127.0.0.1', '127.0.0.1', 30080),
     want: { verdict: 'accept' },
   },
+  { title: '--nodeport-addresses 0.0.0.0/0: any local address', state: EVERYWHERE, packet: pkt('external', EXTERNAL, OTHER_LOCAL_IP, 30080), want: dnat(true, '10.244.1.5:8080', '10.244.2.7:8080') },
+  { title: '--nodeport-addresses 0.0.0.0/0 without localhost NodePorts: not on 127.0.0.1', state: EVERYWHERE, packet: pkt('node', '127.0.0.1', '127.0.0.1', 30080), want: NOT_A_SERVICE },
+  {
+    title: 'a NodePort CIDR wider than loopback (64.0.0.0/2) still leaves 127.0.0.1 out',
+    state: desired(richServices(), { v4: { nodePortAddresses: [], nodePortOnAllLocal: false, nodePortCIDRs: ['64.0.0.0/2'] } }),
+    packet: pkt('node', '127.0.0.1', '127.0.0.1', 30080),
+    want: NOT_A_SERVICE,
+  },
+  {
+    title: 'localhost NodePorts: 127.0.0.1 answers, masqueraded',
+    state: LOCALHOST,
+    packet: pkt('node', '127.0.0.1', '127.0.0.1', 30080),
+    want: dnat(true, '10.244.1.5:8080', '10.244.2.7:8080'),
+    withoutLocalhostNodePorts: NOT_A_SERVICE,
+  },
+  {
+    title: 'localhost NodePorts: eTP Local from 127.0.0.1 reaches every endpoint, masqueraded',
+    state: LOCALHOST,
+    packet: pkt('node', '127.0.0.1', '127.0.0.1', 30040),
+    want: dnat(true, '10.244.1.7:80', '10.244.2.10:80'),
+    withoutLocalhostNodePorts: NOT_A_SERVICE,
+  },
+  {
+    title: 'localhost NodePorts: a new connection from outside to 127.0.0.1 that is no NodePort is dropped',
+    state: LOCALHOST,
+    packet: pkt('external', EXTERNAL, '127.0.0.1', 22),
+    want: { verdict: 'drop' },
+    withoutLocalhostNodePorts: NOT_A_SERVICE,
+  },
+  {
+    title: 'localhost NodePorts: the node\'s own 127.0.0.1 traffic that is no NodePort passes',
+    state: LOCALHOST,
+    packet: pkt('node', '127.0.0.1', '127.0.0.1', 22),
+    want: NOT_A_SERVICE,
+  },
+  { title: 'localhost NodePorts are IPv4 only: ::1 never answers', state: LOCALHOST, packet: pkt('node', '::1', '::1', 30080), want: NOT_A_SERVICE },
   { title: 'NodePort without endpoints: rejected', packet: pkt('external', EXTERNAL, NODE_IP, 30020), want: { verdict: 'reject' } },
   { title: 'Unknown port on the node: not a service', packet: pkt('external', EXTERNAL, NODE_IP, 22), want: { verdict: 'accept' } },
   { title: 'LB IP from an allowed source range', packet: pkt('external', EXTERNAL, '198.51.100.1', 443), want: dnat(true, '10.244.1.6:8443', '10.244.2.8:8443') },
@@ -134,11 +182,17 @@ export const IPVS_KNOWN_DIFFERENCES: readonly string[] = [
   'InterfaceNamePrefix: eTP Local externalIP from a pod veth: short-circuit',
 ];
 
-export const runPacketFlowSuite = (test: TestFn, name: string, makeTracer: MakeTracer): void => {
+export const runPacketFlowSuite = (
+  test: TestFn,
+  name: string,
+  makeTracer: MakeTracer,
+  capabilities: DataplaneCapabilities = { localhostNodePorts: false },
+): void => {
   for (const f of flows) {
+    const want = !capabilities.localhostNodePorts && f.withoutLocalhostNodePorts !== undefined ? f.withoutLocalhostNodePorts : f.want;
     test(`${name} packet flow: ${f.title}`, async (t) => {
       const tracer = await makeTracer(f.state ?? rich, { localAddresses: LOCAL_ADDRESSES });
-      t.deepEqual(tracer(f.packet), f.want);
+      t.deepEqual(tracer(f.packet), want);
     });
   }
 };

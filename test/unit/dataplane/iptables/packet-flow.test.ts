@@ -12,9 +12,15 @@ const builtSets = (state: DesiredState, family: 4 | 6) => {
   return ipPortIpLookup((name) => (name === hairpinSet(family) ? members : undefined));
 };
 
+/** kube-proxy's iptables mode is the one with NodePorts on 127.0.0.1. */
+const IPTABLES_MODE = { localhostNodePorts: true };
+
 // The typed rules (and hairpin set members) as built…
-runPacketFlowSuite(test, 'iptables (typed rules)', (state, ctx) =>
-  traceIptables({ 4: buildTables(state, 4), 6: buildTables(state, 6) }, ctx, { 4: builtSets(state, 4), 6: builtSets(state, 6) }),
+runPacketFlowSuite(
+  test,
+  'iptables (typed rules)',
+  (state, ctx) => traceIptables({ 4: buildTables(state, 4), 6: buildTables(state, 6) }, ctx, { 4: builtSets(state, 4), 6: builtSets(state, 6) }),
+  IPTABLES_MODE,
 );
 
 // …and what the fake kernel holds after a sync through the dataplane, parsed back from rule text, with the jump
@@ -23,4 +29,4 @@ runPacketFlowSuite(test, 'iptables (fake kernel)', async (state, ctx) => {
   const fake = new FakeIptables();
   await new IptablesDataplane({ executor: fake }).sync(state, { changed: undefined, forceFull: false });
   return traceIptables({ 4: fake.typedTables(4), 6: fake.typedTables(6) }, ctx, { 4: fake.setLookup(), 6: fake.setLookup() });
-});
+}, IPTABLES_MODE);
